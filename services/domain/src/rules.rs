@@ -34,6 +34,18 @@ pub struct AreaOverride {
     pub repeat_window_months: Option<u32>,
 }
 
+impl AreaOverride {
+    fn merge(&mut self, later: AreaOverride) {
+        self.name = later.name.or(self.name.take());
+        self.dash_threshold = later.dash_threshold.or(self.dash_threshold);
+        self.escalation_incidents = later.escalation_incidents.or(self.escalation_incidents);
+        self.escalation_window_months = later
+            .escalation_window_months
+            .or(self.escalation_window_months);
+        self.repeat_window_months = later.repeat_window_months.or(self.repeat_window_months);
+    }
+}
+
 /// The rule set as written in configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSetConfig {
@@ -80,25 +92,28 @@ impl RuleSet {
             return Err(RuleSetError::ZeroVersion);
         }
         check_ranges("rules.defaults", &config.defaults)?;
-        let mut areas = BTreeMap::new();
+        // Keys are matched case-insensitively and merged in key order, so an environment
+        // override (the config crate lowercases those keys) lands on top of the file's entry.
+        let mut merged: BTreeMap<AreaCode, AreaOverride> = BTreeMap::new();
         for (key, over) in config.areas {
             let code = AreaCode::parse(&key).map_err(|source| RuleSetError::Area {
                 key: key.clone(),
                 source,
             })?;
+            merged.entry(code).or_default().merge(over);
+        }
+        let mut areas = BTreeMap::new();
+        for (code, over) in merged {
+            let d = &config.defaults;
             let rules = AreaRules {
-                dash_threshold: over.dash_threshold.unwrap_or(config.defaults.dash_threshold),
-                escalation_incidents: over
-                    .escalation_incidents
-                    .unwrap_or(config.defaults.escalation_incidents),
+                dash_threshold: over.dash_threshold.unwrap_or(d.dash_threshold),
+                escalation_incidents: over.escalation_incidents.unwrap_or(d.escalation_incidents),
                 escalation_window_months: over
                     .escalation_window_months
-                    .unwrap_or(config.defaults.escalation_window_months),
-                repeat_window_months: over
-                    .repeat_window_months
-                    .unwrap_or(config.defaults.repeat_window_months),
+                    .unwrap_or(d.escalation_window_months),
+                repeat_window_months: over.repeat_window_months.unwrap_or(d.repeat_window_months),
             };
-            check_ranges(&format!("rules.areas.{key}"), &rules)?;
+            check_ranges(&format!("rules.areas.{code}"), &rules)?;
             areas.insert(code, rules);
         }
         Ok(Self {
@@ -206,6 +221,30 @@ pub(crate) mod tests {
             err.to_string(),
             "rules.areas.E09000019.dash_threshold = 25 is out of range (1 to 24)"
         );
+    }
+
+    #[test]
+    fn a_lowercase_key_from_the_environment_merges_over_the_file_entry() {
+        let set = RuleSet::from_config(config_with(&[
+            (
+                "E09000012",
+                AreaOverride {
+                    dash_threshold: Some(15),
+                    escalation_window_months: Some(6),
+                    ..Default::default()
+                },
+            ),
+            (
+                "e09000012",
+                AreaOverride {
+                    dash_threshold: Some(16),
+                    ..Default::default()
+                },
+            ),
+        ]))
+        .unwrap();
+        let hackney = set.rules_for(&AreaCode::parse("E09000012").unwrap());
+        assert_eq!((hackney.dash_threshold, hackney.escalation_window_months), (16, 6));
     }
 
     #[test]

@@ -1,0 +1,124 @@
+//! gRPC serving shared by every service: health (whose status follows the broker connection),
+//! reflection v1 and v1alpha, request deadlines, size limits set per service, graceful shutdown,
+//! and the rich error details (`BadRequest`, `ErrorInfo`) callers can act on.
+
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::RoutesBuilder;
+use tonic::{Code, Status};
+use tonic_health::server::HealthReporter;
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// The `domain` of every `ErrorInfo` refroute returns.
+pub const ERROR_DOMAIN: &str = "refroute.london";
+
+pub struct GrpcServer {
+    routes: RoutesBuilder,
+    health: HealthReporter,
+}
+
+impl GrpcServer {
+    /// A server that already serves health and reflection. Health starts NOT_SERVING; the
+    /// supervisor flips it once the broker connection is up.
+    pub fn new() -> Self {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(refroute_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let v1 = reflection()
+            .build_v1()
+            .expect("refroute descriptors are valid");
+        let v1alpha = reflection()
+            .build_v1alpha()
+            .expect("refroute descriptors are valid");
+        let mut routes = RoutesBuilder::default();
+        routes
+            .add_service(health_service)
+            .add_service(v1)
+            .add_service(v1alpha);
+        Self { routes, health }
+    }
+
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower_service::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Serves until `stop`, then stops accepting and lets in-flight calls finish.
+    pub async fn serve(self, listener: TcpListener, stop: CancellationToken) -> Result<(), tonic::transport::Error> {
+        tonic::transport::Server::builder()
+            .timeout(Duration::from_secs(30))
+            .concurrency_limit_per_connection(256)
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled_owned())
+            .await
+    }
+}
+
+impl Default for GrpcServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One invalid field: its path in the request (`referral.domestic_abuse.victim.full_name`)
+/// and what is wrong, in words a referrer can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub description: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// INVALID_ARGUMENT naming every bad field at once.
+pub fn invalid_argument(violations: &[Violation]) -> Status {
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    let message = format!("{} invalid field(s): {}", violations.len(), fields.join(", "));
+    let details = ErrorDetails::with_bad_request(
+        violations
+            .iter()
+            .map(|v| FieldViolation::new(v.field.clone(), v.description.clone()))
+            .collect::<Vec<_>>(),
+    );
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// A status with an `ErrorInfo` whose `reason` a client can switch on.
+pub fn status_with_reason(code: Code, reason: &str, message: impl Into<String>) -> Status {
+    let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+    Status::with_error_details(code, message, details)
+}
+
+/// Database trouble: UNAVAILABLE, the one code that invites a retry. Details stay in the log.
+pub fn unavailable(context: &str, error: impl std::fmt::Display) -> Status {
+    tracing::error!(error = %error, "{context}");
+    status_with_reason(Code::Unavailable, "STORE_UNAVAILABLE", format!("{context}; retry with the same request_id"))
+}

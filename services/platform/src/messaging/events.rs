@@ -1,0 +1,27 @@
+//! Which protobuf message travels under which routing key (`<aggregate>.<event>.v1`).
+
+use refroute_proto::v1;
+
+pub trait Event: prost::Message + Default + Send + Sync {
+    const ROUTING_KEY: &'static str;
+    /// The AMQP `type` property: the message's full protobuf name.
+    const TYPE: &'static str;
+}
+
+macro_rules! event {
+    ($ty:ty, $key:literal, $name:literal) => {
+        impl Event for $ty {
+            const ROUTING_KEY: &'static str = $key;
+            const TYPE: &'static str = $name;
+        }
+    };
+}
+
+event!(v1::ReferralReceived, "referral.received.v1", "refroute.v1.ReferralReceived");
+event!(v1::ReferralRouted, "referral.routed.v1", "refroute.v1.ReferralRouted");
+event!(
+    v1::ReferralBelowThreshold,
+    "referral.below_threshold.v1",
+    "refroute.v1.ReferralBelowThreshold"
+);
+event!(v1::TransferRequested, "transfer.requested.v1", "refroute.v1.TransferRequested");

@@ -1,0 +1,17 @@
+//! Reliable messaging over RabbitMQ: events leave only through the transactional outbox, arrive
+//! through an idempotent inbox, and a supervisor owns the connection so that a dropped broker
+//! connection costs a reconnect, never a message.
+
+pub mod consumer;
+pub mod events;
+pub mod inbox;
+pub mod outbox;
+pub mod supervisor;
+pub mod topology;
+pub mod trace;
+
+pub use consumer::{HandleError, Handler, Incoming};
+pub use events::Event;
+pub use outbox::{Outbox, Relay};
+pub use supervisor::{Supervisor, Worker};
+pub use trace::TraceContext;

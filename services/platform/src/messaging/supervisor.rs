@@ -1,0 +1,176 @@
+//! Owns one broker connection per service. On loss it reports NOT_SERVING on gRPC health,
+//! reconnects with backoff, redeclares the topology and restarts every worker (consumers and
+//! the outbox relay) on fresh channels. Publishing only goes through the outbox, so anything
+//! in flight when the connection dropped is simply published again.
+
+use super::topology;
+use crate::settings::AmqpSettings;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use lapin::types::{LongString, ShortString};
+use lapin::{Channel, Connection, ConnectionProperties};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+type WorkerFn = dyn Fn(Channel, CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync;
+
+/// Something that runs on its own channel for the life of a connection.
+#[derive(Clone)]
+pub struct Worker {
+    name: &'static str,
+    run: Arc<WorkerFn>,
+}
+
+impl Worker {
+    pub fn new<F, Fut>(name: &'static str, f: F) -> Self
+    where
+        F: Fn(Channel, CancellationToken) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        Self {
+            name,
+            run: Arc::new(move |ch, stop| Box::pin(f(ch, stop))),
+        }
+    }
+
+    /// A consumer of `queue` driving `handler`.
+    pub fn consumer<H: super::Handler>(queue: &'static str, prefetch: u16, handler: Arc<H>) -> Self {
+        Self::new(queue, move |ch, stop| {
+            super::consumer::consume(ch, queue, prefetch, handler.clone(), stop)
+        })
+    }
+
+    /// The outbox relay.
+    pub fn relay(relay: super::Relay) -> Self {
+        Self::new("outbox-relay", move |ch, stop| relay.clone().run(ch, stop))
+    }
+}
+
+pub struct Supervisor {
+    settings: AmqpSettings,
+    connection_name: String,
+    health: HealthReporter,
+    health_services: Vec<String>,
+    workers: Vec<Worker>,
+}
+
+enum SessionEnd {
+    Shutdown,
+    Lost(String),
+}
+
+impl Supervisor {
+    /// `connection_name` is what operators (and the fault tests) see in `rabbitmqctl
+    /// list_connections`; `health_services` are the gRPC service names whose health follows
+    /// the broker connection.
+    pub fn new(
+        settings: AmqpSettings,
+        connection_name: impl Into<String>,
+        health: HealthReporter,
+        health_services: Vec<String>,
+        workers: Vec<Worker>,
+    ) -> Self {
+        Self {
+            settings,
+            connection_name: connection_name.into(),
+            health,
+            health_services,
+            workers,
+        }
+    }
+
+    pub async fn run(self, stop: CancellationToken) {
+        let initial = Duration::from_millis(self.settings.reconnect_initial_ms);
+        let max = Duration::from_millis(self.settings.reconnect_max_ms);
+        let mut backoff = initial;
+        loop {
+            match self.session(&stop).await {
+                Ok(SessionEnd::Shutdown) => break,
+                Ok(SessionEnd::Lost(why)) => {
+                    tracing::warn!(connection = %self.connection_name, reason = %why, "broker connection lost; reconnecting");
+                    backoff = initial;
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %self.connection_name, error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot reach the broker");
+                }
+            }
+            self.report(ServingStatus::NotServing).await;
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(max);
+        }
+        self.report(ServingStatus::NotServing).await;
+    }
+
+    async fn session(&self, stop: &CancellationToken) -> anyhow::Result<SessionEnd> {
+        let props = ConnectionProperties::default()
+            .with_connection_name(LongString::from(self.connection_name.as_str()));
+        let conn = Connection::connect(self.settings.uri.expose(), props).await?;
+        let mut events = Box::pin(conn.events_listener());
+        let setup = conn.create_channel().await?;
+        topology::declare(&setup, &self.settings).await?;
+        let _ = setup.close(200, ShortString::from("topology declared")).await;
+
+        let session_stop = stop.child_token();
+        let mut tasks = JoinSet::new();
+        for worker in &self.workers {
+            let channel = conn.create_channel().await?;
+            let name = worker.name;
+            let fut = (worker.run)(channel, session_stop.clone());
+            tasks.spawn(async move { (name, fut.await) });
+        }
+        self.report(ServingStatus::Serving).await;
+        tracing::info!(connection = %self.connection_name, "connected to the broker");
+
+        let end = tokio::select! {
+            _ = stop.cancelled() => SessionEnd::Shutdown,
+            Some(done) = tasks.join_next() => match done {
+                Ok((name, Ok(()))) => SessionEnd::Lost(format!("{name} stopped")),
+                Ok((name, Err(e))) => SessionEnd::Lost(format!("{name}: {e:#}")),
+                Err(e) => SessionEnd::Lost(format!("worker panicked: {e}")),
+            },
+            why = first_error(&mut events) => SessionEnd::Lost(why),
+        };
+        if matches!(end, SessionEnd::Lost(_)) {
+            self.report(ServingStatus::NotServing).await;
+        }
+
+        // Let workers finish the message in hand, then close.
+        session_stop.cancel();
+        let drained = tokio::time::timeout(Duration::from_secs(10), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+        }
+        let _ = conn.close(200, ShortString::from("refroute shutting down")).await;
+        Ok(end)
+    }
+
+    async fn report(&self, status: ServingStatus) {
+        self.health.set_service_status("", status).await;
+        for name in &self.health_services {
+            self.health.set_service_status(name, status).await;
+        }
+    }
+}
+
+async fn first_error(events: &mut (impl futures_util::Stream<Item = lapin::Event> + Unpin)) -> String {
+    while let Some(event) = events.next().await {
+        match event {
+            lapin::Event::Error(e) => return format!("connection error: {e}"),
+            lapin::Event::ConnectionBlocked(why) => {
+                tracing::warn!(reason = %why, "broker blocked publishing on this connection")
+            }
+            _ => {}
+        }
+    }
+    "connection event stream ended".to_string()
+}
