@@ -1,0 +1,66 @@
+//! Intake: referrers post referrals over gRPC; each is validated, stored sealed, and announced
+//! as `referral.received` through the outbox. Intake also follows the outcome events so that a
+//! referrer asking `GetReferral` sees where its referral went and why.
+
+pub mod api;
+pub mod outcomes;
+pub mod store;
+pub mod validate;
+
+use anyhow::Context;
+use refroute_domain::AreaCode;
+use refroute_platform::crypto::{IdentityHasher, Sealer};
+use refroute_platform::grpc::GrpcServer;
+use refroute_platform::messaging::{Outbox, Supervisor, Worker, topology};
+use refroute_platform::Settings;
+use refroute_proto::v1::intake_service_server::IntakeServiceServer;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The database schema intake owns.
+pub const SCHEMA: &str = "intake";
+
+/// Runs intake until `stop`: the gRPC server and the broker supervisor side by side.
+pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: CancellationToken) -> anyhow::Result<()> {
+    let receiving_area = AreaCode::parse(&settings.partnership.receiving_area_code)
+        .context("partnership.receiving_area_code")?;
+    let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
+    let hasher = IdentityHasher::from_base64(settings.security.identity_key.expose())?;
+    let outbox = Outbox::new(SCHEMA);
+    let store = store::Store::new(pool.clone(), sealer);
+
+    let api = api::IntakeApi::new(store.clone(), hasher, outbox.clone(), receiving_area);
+    let service = IntakeServiceServer::new(api)
+        .max_decoding_message_size(settings.intake.max_request_bytes);
+    let server = GrpcServer::new().add_service(service);
+
+    let workers = vec![
+        Worker::relay(outbox.relay(
+            pool.clone(),
+            settings.amqp.exchange.clone(),
+            Duration::from_millis(settings.amqp.outbox_poll_ms),
+            "refroute-intake",
+        )),
+        Worker::consumer(
+            topology::INTAKE_REFERRAL_OUTCOMES.name,
+            settings.amqp.prefetch,
+            Arc::new(outcomes::OutcomeHandler::new(store)),
+        ),
+    ];
+    let supervisor = Supervisor::new(
+        settings.amqp.clone(),
+        "refroute-intake",
+        server.health(),
+        vec!["refroute.v1.IntakeService".into()],
+        workers,
+    );
+
+    let broker = tokio::spawn(supervisor.run(stop.clone()));
+    tracing::info!(addr = %listener.local_addr()?, area = %settings.partnership.receiving_area_code, "intake serving");
+    server.serve(listener, stop).await?;
+    broker.await?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Notification: owns the coordinator queues. A routed referral becomes a case in the queue of
+//! its panel and area; coordinators list it, read it, and watch the queue live.
+
+pub mod coordinator;
+pub mod queue;
+
+use refroute_platform::Settings;
+use refroute_platform::crypto::Sealer;
+use refroute_platform::grpc::GrpcServer;
+use refroute_platform::messaging::{Outbox, Supervisor, Worker, topology};
+use refroute_proto::v1::coordinator_service_server::CoordinatorServiceServer;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+pub const SCHEMA: &str = "notification";
+
+pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: CancellationToken) -> anyhow::Result<()> {
+    let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
+    let outbox = Outbox::new(SCHEMA);
+    // Newly queued cases fan out to every watching coordinator in this process.
+    let (routed, _) = broadcast::channel(1024);
+    let store = queue::QueueStore::new(pool.clone(), sealer);
+
+    let api = coordinator::CoordinatorApi::new(store.clone(), routed.clone(), stop.clone());
+    let server = GrpcServer::new().add_service(
+        CoordinatorServiceServer::new(api).max_decoding_message_size(settings.notification.max_request_bytes),
+    );
+    let workers = vec![
+        Worker::relay(outbox.relay(
+            pool.clone(),
+            settings.amqp.exchange.clone(),
+            Duration::from_millis(settings.amqp.outbox_poll_ms),
+            "refroute-notification",
+        )),
+        Worker::consumer(
+            topology::NOTIFICATION_REFERRAL_ROUTED.name,
+            settings.amqp.prefetch,
+            Arc::new(queue::RoutedHandler::new(store, routed)),
+        ),
+    ];
+    let supervisor = Supervisor::new(
+        settings.amqp.clone(),
+        "refroute-notification",
+        server.health(),
+        vec!["refroute.v1.CoordinatorService".into()],
+        workers,
+    );
+    let broker = tokio::spawn(supervisor.run(stop.clone()));
+    tracing::info!(addr = %listener.local_addr()?, "notification serving");
+    server.serve(listener, stop).await?;
+    broker.await?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! `refroute.v1.IntakeService`.
+
+use crate::store::{Store, StoreError};
+use crate::validate;
+use chrono::Utc;
+use prost::Message;
+use refroute_domain::AreaCode;
+use refroute_platform::crypto::IdentityHasher;
+use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason, unavailable};
+use refroute_platform::messaging::{Outbox, TraceContext};
+use refroute_platform::wire::timestamp;
+use refroute_proto::v1::intake_service_server::IntakeService;
+use refroute_proto::v1::{CreateReferralRequest, GetReferralRequest, Pathway, Referral, ReferralReceived, ReferralStatus};
+use tonic::{Code, Request, Response, Status};
+use uuid::Uuid;
+
+pub struct IntakeApi {
+    store: Store,
+    hasher: IdentityHasher,
+    outbox: Outbox,
+    receiving_area: AreaCode,
+}
+
+impl IntakeApi {
+    pub fn new(store: Store, hasher: IdentityHasher, outbox: Outbox, receiving_area: AreaCode) -> Self {
+        Self {
+            store,
+            hasher,
+            outbox,
+            receiving_area,
+        }
+    }
+
+    /// Keyed hash of what the client sent, so a retry can be told from a different request
+    /// that reuses the same request_id.
+    fn request_hash(&self, client_referral: &Referral) -> Vec<u8> {
+        self.hasher
+            .digest(&[b"create-referral", &client_referral.encode_to_vec()])
+    }
+
+    async fn replay(&self, request_id: &str, hash: &[u8]) -> Result<Referral, Status> {
+        let stored = self
+            .store
+            .by_request_id(request_id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| unavailable("referral vanished during a retry", "request_id race"))?;
+        if stored.request_hash == hash {
+            tracing::info!(referral_id = %stored.referral.id, "retried CreateReferral answered with the original referral");
+            Ok(stored.referral)
+        } else {
+            Err(status_with_reason(
+                Code::AlreadyExists,
+                "REQUEST_ID_REUSED",
+                format!(
+                    "request_id '{request_id}' was already used for a different referral ({}); use a new request_id for a new referral",
+                    stored.referral.id
+                ),
+            ))
+        }
+    }
+}
+
+fn store_status(e: StoreError) -> Status {
+    match e {
+        StoreError::Database(e) => unavailable("referral store unavailable", e),
+        StoreError::Sealed(id) => {
+            tracing::error!(referral_id = %id, "sealed referral cannot be opened");
+            Status::internal("stored referral cannot be read; operators have been alerted")
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl IntakeService for IntakeApi {
+    async fn create_referral(&self, request: Request<CreateReferralRequest>) -> Result<Response<Referral>, Status> {
+        let request = request.into_inner();
+        let today = Utc::now().date_naive();
+        validate::validate(&request, today).map_err(|v| invalid_argument(&v))?;
+
+        let client_referral = request.referral.expect("validated");
+        let hash = self.request_hash(&client_referral);
+        let now = Utc::now();
+        let mut referral = client_referral;
+        referral.id = Uuid::now_v7().to_string();
+        referral.pathway = Pathway::DomesticAbuse as i32;
+        referral.received_area_code = self.receiving_area.to_string();
+        referral.status = ReferralStatus::Received as i32;
+        referral.decision = None;
+        referral.create_time = Some(timestamp(now));
+        referral.update_time = Some(timestamp(now));
+
+        let trace = TraceContext::start();
+        let span = tracing::info_span!("create_referral", referral_id = %referral.id, trace_id = %trace.trace_id);
+        let _entered = span.enter();
+
+        let mut tx = self.store.pool.begin().await.map_err(|e| unavailable("referral store unavailable", e))?;
+        let inserted = self
+            .store
+            .insert(&mut tx, &referral, &request.request_id, &hash)
+            .await
+            .map_err(|e| unavailable("referral store unavailable", e))?;
+        if !inserted {
+            drop(tx);
+            return self.replay(&request.request_id, &hash).await.map(Response::new);
+        }
+        let event = ReferralReceived {
+            referral: Some(referral.clone()),
+        };
+        self.outbox
+            .enqueue(&mut tx, &event, &referral.id, &trace)
+            .await
+            .map_err(|e| unavailable("referral store unavailable", e))?;
+        tx.commit().await.map_err(|e| unavailable("referral store unavailable", e))?;
+        self.outbox.notify_committed();
+        tracing::info!(area = %referral.received_area_code, "referral received");
+        Ok(Response::new(referral))
+    }
+
+    async fn get_referral(&self, request: Request<GetReferralRequest>) -> Result<Response<Referral>, Status> {
+        let id = request.into_inner().id;
+        let Ok(uuid) = id.trim().parse::<Uuid>() else {
+            return Err(invalid_argument(&[Violation::new("id", format!("'{id}' is not a referral id (a UUID)"))]));
+        };
+        match self.store.by_id(uuid).await.map_err(store_status)? {
+            Some(stored) => Ok(Response::new(stored.referral)),
+            None => Err(status_with_reason(Code::NotFound, "REFERRAL_NOT_FOUND", format!("no referral {id}"))),
+        }
+    }
+}

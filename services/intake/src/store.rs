@@ -1,0 +1,131 @@
+//! Intake's table of referrals. Personal data is sealed; status and decision are not personal.
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use refroute_platform::crypto::Sealer;
+use refroute_proto::v1::{Decision, Referral, ReferralStatus};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: PgPool,
+    sealer: Sealer,
+}
+
+/// A referral row as stored.
+pub struct Stored {
+    pub referral: Referral,
+    pub request_hash: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    request_hash: Vec<u8>,
+    status: String,
+    decision: Option<Vec<u8>>,
+    sealed_referral: Vec<u8>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("stored referral {0} cannot be opened (wrong data key or corrupt record)")]
+    Sealed(Uuid),
+}
+
+pub fn status_name(status: ReferralStatus) -> &'static str {
+    status.as_str_name()
+}
+
+impl Store {
+    pub fn new(pool: PgPool, sealer: Sealer) -> Self {
+        Self { pool, sealer }
+    }
+
+    /// Inserts unless `request_id` is taken. Returns false when it was.
+    pub async fn insert(
+        &self,
+        conn: &mut PgConnection,
+        referral: &Referral,
+        request_id: &str,
+        request_hash: &[u8],
+    ) -> Result<bool, sqlx::Error> {
+        let id: Uuid = referral.id.parse().expect("server-assigned UUID");
+        let sealed = self.sealer.seal(&referral.id, &referral.encode_to_vec());
+        let done = sqlx::query(
+            "INSERT INTO intake.referrals (id, request_id, request_hash, referring_organisation, received_area_code, status, sealed_referral) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(request_id)
+        .bind(request_hash)
+        .bind(&referral.referring_organisation)
+        .bind(&referral.received_area_code)
+        .bind(status_name(ReferralStatus::Received))
+        .bind(sealed)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn by_request_id(&self, request_id: &str) -> Result<Option<Stored>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE request_id = $1",
+        )
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| self.open(r)).transpose()
+    }
+
+    pub async fn by_id(&self, id: Uuid) -> Result<Option<Stored>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| self.open(r)).transpose()
+    }
+
+    /// Records triage's outcome. Returns false if the referral is unknown.
+    pub async fn set_outcome(
+        &self,
+        conn: &mut PgConnection,
+        id: Uuid,
+        status: ReferralStatus,
+        decision: &Decision,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE intake.referrals SET status = $2, decision = $3, updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status_name(status))
+        .bind(decision.encode_to_vec())
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    fn open(&self, row: Row) -> Result<Stored, StoreError> {
+        let plain = self
+            .sealer
+            .open(&row.id.to_string(), &row.sealed_referral)
+            .map_err(|_| StoreError::Sealed(row.id))?;
+        let mut referral = Referral::decode(plain.as_slice()).map_err(|_| StoreError::Sealed(row.id))?;
+        referral.status = ReferralStatus::from_str_name(&row.status)
+            .unwrap_or(ReferralStatus::Unspecified) as i32;
+        referral.decision = row
+            .decision
+            .and_then(|d| Decision::decode(d.as_slice()).ok());
+        referral.update_time = Some(refroute_platform::wire::timestamp(row.updated_at));
+        Ok(Stored {
+            referral,
+            request_hash: row.request_hash,
+        })
+    }
+}
