@@ -1,0 +1,7 @@
+//! The operator's command line, as a library so the end-to-end tests drive the same code.
+
+pub mod dead_letters;
+pub mod demo;
+pub mod migrate;
+pub mod render;
+pub mod sample;

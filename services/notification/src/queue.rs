@@ -71,7 +71,7 @@ impl QueueStore {
     ) -> anyhow::Result<(Vec<Case>, Option<Cursor>)> {
         let (at, id) = after
             .map(|c| (c.routed_at, c.referral_id))
-            .unwrap_or((DateTime::<Utc>::MIN_UTC, Uuid::nil()));
+            .unwrap_or((DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()));
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT referral_id, sealed_case, routed_at FROM notification.queue_cases \
              WHERE area_code = $1 AND panel = $2 AND (routed_at, referral_id) > ($3, $4) \

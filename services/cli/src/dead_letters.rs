@@ -1,0 +1,121 @@
+//! `refroute dead-letters`: look at what a queue gave up on, and send it back once fixed.
+//! Replayed messages keep their message id, so a consumer that did apply one ignores it.
+
+use anyhow::Context;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, ShortString};
+use lapin::{Confirmation, Connection, ConnectionProperties};
+use refroute_platform::messaging::topology::{QUEUES, dead_letter_queue};
+
+pub struct DeadLetter {
+    pub message_id: String,
+    pub message_type: String,
+    pub routing_key: String,
+    pub reason: String,
+    pub bytes: usize,
+}
+
+fn known_queue(queue: &str) -> anyhow::Result<&'static str> {
+    QUEUES
+        .iter()
+        .map(|q| q.name)
+        .find(|q| *q == queue)
+        .with_context(|| {
+            let names: Vec<_> = QUEUES.iter().map(|q| q.name).collect();
+            format!("unknown queue '{queue}'; one of: {}", names.join(", "))
+        })
+}
+
+async fn connect(uri: &str) -> anyhow::Result<Connection> {
+    Connection::connect(uri, ConnectionProperties::default().with_connection_name("refroute-cli".into()))
+        .await
+        .context("connecting to RabbitMQ")
+}
+
+fn death_reason(props: &lapin::BasicProperties) -> String {
+    let deaths = props
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get("x-death").cloned());
+    match deaths {
+        Some(AMQPValue::FieldArray(a)) => a
+            .as_slice()
+            .first()
+            .and_then(|d| match d {
+                AMQPValue::FieldTable(t) => t.inner().get("reason").map(|r| format!("{r:?}")),
+                _ => None,
+            })
+            .unwrap_or_else(|| "unknown".into()),
+        _ => "unknown".into(),
+    }
+}
+
+/// Lists up to `limit` dead letters of `queue` without removing them.
+pub async fn list(uri: &str, queue: &str, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
+    let queue = known_queue(queue)?;
+    let conn = connect(uri).await?;
+    let channel = conn.create_channel().await?;
+    let dlq = dead_letter_queue(queue);
+    let mut found = Vec::new();
+    // Fetched without ack: closing the channel puts every one back.
+    while found.len() < limit {
+        let Some(m) = channel
+            .basic_get(ShortString::from(dlq.as_str()), BasicGetOptions::default())
+            .await?
+        else {
+            break;
+        };
+        let p = &m.delivery.properties;
+        found.push(DeadLetter {
+            message_id: p.message_id().as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            message_type: p.kind().as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            routing_key: m.delivery.routing_key.to_string(),
+            reason: death_reason(p),
+            bytes: m.delivery.data.len(),
+        });
+    }
+    channel.close(200, ShortString::from("listed")).await?;
+    conn.close(200, ShortString::from("done")).await?;
+    Ok(found)
+}
+
+/// Moves up to `limit` dead letters back onto `queue`. Each is acked off the dead-letter queue
+/// only after the broker confirms the republish, so a crash part-way loses nothing.
+pub async fn replay(uri: &str, queue: &str, limit: usize) -> anyhow::Result<usize> {
+    let queue = known_queue(queue)?;
+    let conn = connect(uri).await?;
+    let channel = conn.create_channel().await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    let dlq = dead_letter_queue(queue);
+    let mut replayed = 0;
+    while replayed < limit {
+        let Some(m) = channel
+            .basic_get(ShortString::from(dlq.as_str()), BasicGetOptions::default())
+            .await?
+        else {
+            break;
+        };
+        let confirm = channel
+            .basic_publish(
+                ShortString::from(""),
+                ShortString::from(queue),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &m.delivery.data,
+                m.delivery.properties.clone(),
+            )
+            .await?
+            .await?;
+        match confirm {
+            Confirmation::Ack(None) => {
+                m.delivery.acker.ack(BasicAckOptions::default()).await?;
+                replayed += 1;
+            }
+            other => anyhow::bail!("broker did not accept the replayed message: {other:?}"),
+        }
+    }
+    conn.close(200, ShortString::from("done")).await?;
+    Ok(replayed)
+}

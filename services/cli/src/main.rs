@@ -1,0 +1,239 @@
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use refroute_cli::{dead_letters, demo, migrate, render};
+use refroute_platform::Settings;
+use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use refroute_proto::v1::intake_service_client::IntakeServiceClient;
+use refroute_proto::v1::{CreateReferralRequest, GetCaseRequest, GetReferralRequest, ListQueueRequest, Panel, WatchQueueRequest};
+use std::time::Duration;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+/// refroute operator CLI. Reads the same configuration as the services
+/// (REFROUTE_CONFIG, then REFROUTE__SECTION__KEY environment variables).
+#[derive(Parser)]
+#[command(name = "refroute", version)]
+struct Cli {
+    /// Intake gRPC endpoint (default: http:// + intake.grpc_addr from configuration).
+    #[arg(long, global = true)]
+    intake: Option<String>,
+    /// Notification (CoordinatorService) gRPC endpoint.
+    #[arg(long, global = true)]
+    coordinator: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if missing and apply every migration.
+    Migrate,
+    /// Post a referral from a JSON file (protobuf JSON of CreateReferralRequest).
+    Submit {
+        file: std::path::PathBuf,
+        /// Wait for triage and print the outcome.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show a referral's status and decision.
+    Get { id: String },
+    /// List (or watch) an area's MARAC queue.
+    Queue {
+        /// GSS code of the area, e.g. E09000001.
+        area: String,
+        /// Keep streaming cases as they are routed.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Show one case in a coordinator queue, with its personal details.
+    Case { referral_id: String },
+    /// Post one referral per outcome and print where each went and why.
+    Demo,
+    /// Report each service's gRPC health; exit non-zero unless all are SERVING.
+    Health {
+        /// Keep asking for up to this many seconds before giving up.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
+    /// Inspect or replay a queue's dead letters.
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadLetterAction {
+    /// List dead letters without removing them.
+    List {
+        queue: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Put dead letters back on their queue.
+    Replay {
+        queue: String,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+fn endpoint(flag: Option<String>, addr: &str) -> String {
+    flag.unwrap_or_else(|| format!("http://{addr}"))
+}
+
+async fn channel(url: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {url}; is the service running?"))
+}
+
+/// A gRPC error with every field violation spelled out.
+fn explain(status: tonic::Status) -> anyhow::Error {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    if let Some(bad) = status.get_details_bad_request() {
+        for v in bad.field_violations {
+            text.push_str(&format!("\n  {}: {}", v.field, v.description));
+        }
+    }
+    anyhow::anyhow!(text)
+}
+
+/// The overall health status of the service at `url`, or why it could not be asked.
+async fn health(url: &str) -> String {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let Ok(ch) = channel(url).await else {
+        return "UNREACHABLE".into();
+    };
+    match HealthClient::new(ch).check(HealthCheckRequest { service: String::new() }).await {
+        Ok(r) => r.into_inner().status().as_str_name().to_string(),
+        Err(e) => format!("ERROR {:?}", e.code()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load().context("loading configuration")?;
+    let intake_url = endpoint(cli.intake, &settings.intake.grpc_addr);
+    let coordinator_url = endpoint(cli.coordinator, &settings.notification.grpc_addr);
+    match cli.command {
+        Command::Migrate => {
+            migrate::run(&settings.database).await?;
+            println!("database migrated");
+        }
+        Command::Submit { file, wait } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mut request: CreateReferralRequest =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a CreateReferralRequest", file.display()))?;
+            if request.request_id.is_empty() {
+                request.request_id = uuid::Uuid::now_v7().to_string();
+                eprintln!("no requestId in the file; using {} (reuse it to retry safely)", request.request_id);
+            }
+            let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
+            let created = intake.create_referral(request).await.map_err(explain)?.into_inner();
+            let shown = if wait {
+                demo::await_outcome(&mut intake, &created.id, Duration::from_secs(30)).await?
+            } else {
+                created
+            };
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        Command::Get { id } => {
+            let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
+            let r = intake.get_referral(GetReferralRequest { id }).await.map_err(explain)?.into_inner();
+            println!("{}", render::referral(&r));
+        }
+        Command::Queue { area, watch } => {
+            let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
+            if watch {
+                let mut stream = coordinator
+                    .watch_queue(WatchQueueRequest { area_code: area.clone(), panel: Panel::Marac as i32 })
+                    .await
+                    .map_err(explain)?
+                    .into_inner();
+                eprintln!("watching the MARAC queue of {area}; Ctrl-C to stop");
+                while let Some(case) = stream.next().await {
+                    println!("{}", render::case(&case.map_err(explain)?));
+                }
+            } else {
+                let mut token = String::new();
+                loop {
+                    let page = coordinator
+                        .list_queue(ListQueueRequest {
+                            area_code: area.clone(),
+                            panel: Panel::Marac as i32,
+                            page_size: 100,
+                            page_token: token,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    for case in &page.cases {
+                        println!("{}", render::case(case));
+                    }
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    token = page.next_page_token;
+                }
+            }
+        }
+        Command::Case { referral_id } => {
+            let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
+            let case = coordinator.get_case(GetCaseRequest { referral_id }).await.map_err(explain)?.into_inner();
+            println!("{}", serde_json::to_string_pretty(&case)?);
+        }
+        Command::Demo => {
+            let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
+            let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
+            demo::run(&mut intake, &mut coordinator, &mut std::io::stdout()).await?;
+        }
+        Command::Health { wait } => {
+            let services = [
+                ("intake", &settings.intake.grpc_addr),
+                ("triage", &settings.triage.grpc_addr),
+                ("transfer", &settings.transfer.grpc_addr),
+                ("notification", &settings.notification.grpc_addr),
+            ];
+            let deadline = std::time::Instant::now() + Duration::from_secs(wait);
+            loop {
+                let mut report = Vec::new();
+                for (name, addr) in services {
+                    report.push((name, health(&format!("http://{addr}")).await));
+                }
+                let all_up = report.iter().all(|(_, s)| s == "SERVING");
+                if all_up || std::time::Instant::now() >= deadline {
+                    for (name, status) in &report {
+                        println!("{name:<13} {status}");
+                    }
+                    if !all_up {
+                        anyhow::bail!("not every service is serving");
+                    }
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        Command::DeadLetters { action } => match action {
+            DeadLetterAction::List { queue, limit } => {
+                let found = dead_letters::list(settings.amqp.uri.expose(), &queue, limit).await?;
+                println!("{} dead letter(s) on {queue}.dlq", found.len());
+                for d in found {
+                    println!(
+                        "  {} type={} key={} reason={} bytes={}",
+                        d.message_id, d.message_type, d.routing_key, d.reason, d.bytes
+                    );
+                }
+            }
+            DeadLetterAction::Replay { queue, limit } => {
+                let n = dead_letters::replay(settings.amqp.uri.expose(), &queue, limit).await?;
+                println!("replayed {n} message(s) onto {queue}");
+            }
+        },
+    }
+    Ok(())
+}
