@@ -4,8 +4,13 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["intake.proto", "coordinator.proto", "events.proto", "referral.proto"]
-        .map(|f| root.join("refroute/v1").join(f));
+    let files = [
+        "intake.proto",
+        "coordinator.proto",
+        "events.proto",
+        "referral.proto",
+    ]
+    .map(|f| root.join("refroute/v1").join(f));
     println!("cargo:rerun-if-changed={}", root.display());
 
     let fds = protox::compile(&files, [&root])?;

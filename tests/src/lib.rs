@@ -1,0 +1,300 @@
+//! `spawn_system()`: the four real services in this process, each test with its own PostgreSQL
+//! database and RabbitMQ virtual host, so tests run in parallel without seeing each other.
+
+use anyhow::{Context, bail};
+use refroute_cli::migrate;
+use refroute_platform::{Secret, Settings, db, telemetry};
+use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use refroute_proto::v1::intake_service_client::IntakeServiceClient;
+use refroute_proto::v1::{GetReferralRequest, ListQueueRequest, Panel, Referral, ReferralStatus};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+
+pub use refroute_cli::sample::Sample;
+
+pub const SERVICES: [&str; 4] = ["intake", "triage", "transfer", "notification"];
+
+struct Running {
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    addr: SocketAddr,
+}
+
+pub struct TestSystem {
+    pub settings: Settings,
+    pub db_name: String,
+    pub vhost: String,
+    /// A pool on the test's database, for counting rows.
+    pub pool: PgPool,
+    pub intake: IntakeServiceClient<Channel>,
+    pub coordinator: CoordinatorServiceClient<Channel>,
+    running: HashMap<&'static str, Running>,
+}
+
+fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("rabbitmqctl").args(args).output().context(
+        "running rabbitmqctl (is RabbitMQ installed? deploy/ensure-services.sh installs it)",
+    )?;
+    if !out.status.success() {
+        bail!(
+            "rabbitmqctl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub async fn spawn_system() -> TestSystem {
+    spawn_system_with(|_| {}).await
+}
+
+/// Like [`spawn_system`], after `customise` has adjusted the settings (area rules, receiving area).
+pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSystem {
+    try_spawn(customise)
+        .await
+        .expect("spawning the test system")
+}
+
+async fn try_spawn(customise: impl FnOnce(&mut Settings)) -> anyhow::Result<TestSystem> {
+    let mut settings = Settings::defaults()?;
+    settings.telemetry.format = "pretty".into();
+    settings.telemetry.filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    telemetry::init(&settings.telemetry);
+
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let db_name = format!("refroute_test_{id}");
+    settings.database = migrate::with_database(&settings.database, &db_name);
+    settings.database.max_connections = 5;
+    migrate::run(&settings.database).await?;
+
+    let vhost = format!("refroute-test-{id}");
+    rabbitmqctl(&["add_vhost", &vhost])?;
+    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
+    settings.amqp.uri = Secret::new(format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"));
+    settings.amqp.outbox_poll_ms = 100;
+    settings.amqp.reconnect_initial_ms = 200;
+    settings.amqp.reconnect_max_ms = 2000;
+    for s in [
+        &mut settings.intake,
+        &mut settings.triage,
+        &mut settings.transfer,
+        &mut settings.notification,
+    ] {
+        s.grpc_addr = "127.0.0.1:0".into();
+    }
+    customise(&mut settings);
+
+    let pool = db::connect(&settings.database).await?;
+    let mut system = TestSystem {
+        settings,
+        db_name,
+        vhost,
+        pool,
+        intake: IntakeServiceClient::new(Channel::from_static("http://127.0.0.1:1").connect_lazy()),
+        coordinator: CoordinatorServiceClient::new(
+            Channel::from_static("http://127.0.0.1:1").connect_lazy(),
+        ),
+        running: HashMap::new(),
+    };
+    for name in SERVICES {
+        system.start(name).await?;
+    }
+    system.intake = IntakeServiceClient::new(system.channel("intake").await?);
+    system.coordinator = CoordinatorServiceClient::new(system.channel("notification").await?);
+    Ok(system)
+}
+
+impl TestSystem {
+    /// Starts (or restarts) one service and waits until its health says SERVING.
+    pub async fn start(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let settings = self.settings.clone();
+        let pool = db::connect(&settings.database).await?;
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            match name {
+                "intake" => refroute_intake::run(settings, pool, listener, token).await,
+                "triage" => refroute_triage::run(settings, pool, listener, token).await,
+                "transfer" => refroute_transfer::run(settings, pool, listener, token).await,
+                "notification" => refroute_notification::run(settings, pool, listener, token).await,
+                other => bail!("no service {other}"),
+            }
+        });
+        self.running.insert(name, Running { stop, task, addr });
+        self.wait_health(name, ServingStatus::Serving, Duration::from_secs(30))
+            .await
+    }
+
+    /// Stops one service the way SIGTERM does and waits for it to finish.
+    pub async fn stop(&mut self, name: &str) -> anyhow::Result<()> {
+        let running = self.running.remove(name).context("service not running")?;
+        running.stop.cancel();
+        running.task.await??;
+        Ok(())
+    }
+
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        self.running[name].addr
+    }
+
+    pub async fn channel(&self, name: &str) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(format!("http://{}", self.addr(name)))?
+            .connect()
+            .await?)
+    }
+
+    pub async fn health(&self, name: &str) -> anyhow::Result<ServingStatus> {
+        let mut client = HealthClient::new(self.channel(name).await?);
+        let r = client
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+        Ok(r.into_inner().status())
+    }
+
+    pub async fn wait_health(
+        &self,
+        name: &str,
+        want: ServingStatus,
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            if let Ok(status) = self.health(name).await
+                && status == want
+            {
+                return Ok(());
+            }
+            if start.elapsed() > within {
+                bail!("{name} did not report {want:?} within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Force-closes the named service's broker connection, as a broker restart or network cut would.
+    pub fn close_broker_connection(&self, service: &str) -> anyhow::Result<()> {
+        let connection_name = format!("\"refroute-{service}\"");
+        let listing = rabbitmqctl(&[
+            "list_connections",
+            "pid",
+            "vhost",
+            "client_properties",
+            "-q",
+        ])?;
+        let pids: Vec<&str> = listing
+            .lines()
+            .filter(|l| {
+                let cols: Vec<&str> = l.split('\t').collect();
+                cols.len() == 3 && cols[1] == self.vhost && cols[2].contains(&connection_name)
+            })
+            .map(|l| l.split('\t').next().unwrap_or_default())
+            .collect();
+        if pids.is_empty() {
+            bail!(
+                "no broker connection named refroute-{service} in {}",
+                self.vhost
+            );
+        }
+        for pid in pids {
+            rabbitmqctl(&["close_connection", pid, "refroute fault test"])?;
+        }
+        Ok(())
+    }
+
+    pub fn amqp_uri(&self) -> String {
+        self.settings.amqp.uri.expose().to_string()
+    }
+
+    /// Waits until triage has decided `id` and intake knows it.
+    pub async fn outcome(&self, id: &str) -> Referral {
+        let mut intake = self.intake.clone();
+        let start = Instant::now();
+        loop {
+            let r = intake
+                .get_referral(GetReferralRequest { id: id.into() })
+                .await
+                .expect("GetReferral")
+                .into_inner();
+            if r.status != ReferralStatus::Received as i32 {
+                return r;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "referral {id} not triaged within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Every case in an area's MARAC queue.
+    pub async fn queue(&self, area: &str) -> Vec<refroute_proto::v1::Case> {
+        let mut coordinator = self.coordinator.clone();
+        let mut cases = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = coordinator
+                .list_queue(ListQueueRequest {
+                    area_code: area.into(),
+                    panel: Panel::Marac as i32,
+                    page_size: 500,
+                    page_token: token,
+                })
+                .await
+                .expect("ListQueue")
+                .into_inner();
+            cases.extend(page.cases);
+            if page.next_page_token.is_empty() {
+                return cases;
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// Polls `count` (a SQL query returning one bigint) until it equals `want` or time runs out;
+    /// returns the last value seen.
+    pub async fn count_until(&self, sql: &'static str, want: i64, within: Duration) -> i64 {
+        let start = Instant::now();
+        loop {
+            let (n,): (i64,) = sqlx::query_as(sql)
+                .fetch_one(&self.pool)
+                .await
+                .expect("count query");
+            if n == want || start.elapsed() > within {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops every service, then removes the test's database and virtual host.
+    pub async fn shutdown(mut self) {
+        let names: Vec<&'static str> = self.running.keys().copied().collect();
+        for name in names {
+            self.stop(name).await.expect("clean service shutdown");
+        }
+        self.pool.close().await;
+        let admin = migrate::with_database(&self.settings.database, "postgres");
+        if let Ok(admin) = db::connect(&admin).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.db_name
+            )))
+            .execute(&admin)
+            .await;
+        }
+        let _ = rabbitmqctl(&["delete_vhost", &self.vhost]);
+    }
+}

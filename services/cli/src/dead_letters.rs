@@ -2,8 +2,11 @@
 //! Replayed messages keep their message id, so a consumer that did apply one ignores it.
 
 use anyhow::Context;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, ShortString};
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Confirmation, Connection, ConnectionProperties};
 use refroute_platform::messaging::topology::{QUEUES, dead_letter_queue};
 
@@ -27,26 +30,26 @@ fn known_queue(queue: &str) -> anyhow::Result<&'static str> {
 }
 
 async fn connect(uri: &str) -> anyhow::Result<Connection> {
-    Connection::connect(uri, ConnectionProperties::default().with_connection_name("refroute-cli".into()))
-        .await
-        .context("connecting to RabbitMQ")
+    Connection::connect(
+        uri,
+        ConnectionProperties::default().with_connection_name("refroute-cli".into()),
+    )
+    .await
+    .context("connecting to RabbitMQ")
 }
 
+/// Why the broker dead-lettered a message (`rejected`, `delivery_limit`, ...), from the header
+/// RabbitMQ stamps on the first death.
 fn death_reason(props: &lapin::BasicProperties) -> String {
-    let deaths = props
+    let header = props
         .headers()
         .as_ref()
-        .and_then(|h| h.inner().get("x-death").cloned());
-    match deaths {
-        Some(AMQPValue::FieldArray(a)) => a
-            .as_slice()
-            .first()
-            .and_then(|d| match d {
-                AMQPValue::FieldTable(t) => t.inner().get("reason").map(|r| format!("{r:?}")),
-                _ => None,
-            })
-            .unwrap_or_else(|| "unknown".into()),
-        _ => "unknown".into(),
+        .and_then(|h| h.inner().get("x-first-death-reason").cloned());
+    match header {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        Some(AMQPValue::ShortString(s)) => s.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => "unknown".into(),
     }
 }
 
@@ -67,7 +70,11 @@ pub async fn list(uri: &str, queue: &str, limit: usize) -> anyhow::Result<Vec<De
         };
         let p = &m.delivery.properties;
         found.push(DeadLetter {
-            message_id: p.message_id().as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            message_id: p
+                .message_id()
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
             message_type: p.kind().as_ref().map(|s| s.to_string()).unwrap_or_default(),
             routing_key: m.delivery.routing_key.to_string(),
             reason: death_reason(p),
@@ -85,10 +92,25 @@ pub async fn replay(uri: &str, queue: &str, limit: usize) -> anyhow::Result<usiz
     let queue = known_queue(queue)?;
     let conn = connect(uri).await?;
     let channel = conn.create_channel().await?;
-    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     let dlq = dead_letter_queue(queue);
+    // Only what is there now: a message that fails again lands back on the dead-letter queue
+    // and must not be picked up again by this same run.
+    let present = channel
+        .queue_declare(
+            ShortString::from(dlq.as_str()),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?
+        .message_count() as usize;
     let mut replayed = 0;
-    while replayed < limit {
+    while replayed < limit.min(present) {
         let Some(m) = channel
             .basic_get(ShortString::from(dlq.as_str()), BasicGetOptions::default())
             .await?

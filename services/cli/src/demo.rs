@@ -6,7 +6,9 @@ use crate::sample::Sample;
 use anyhow::{Context, bail};
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
-use refroute_proto::v1::{Criterion, GetReferralRequest, ListQueueRequest, Panel, Referral, ReferralStatus};
+use refroute_proto::v1::{
+    Criterion, GetReferralRequest, ListQueueRequest, Panel, Referral, ReferralStatus,
+};
 use std::io::Write;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -42,9 +44,9 @@ pub fn scenarios(tag: &str) -> Vec<Scenario> {
         ),
         s(
             "DASH 4, professional judgement with reasons",
-            Sample::new(victim("Cleo"))
-                .yes(4)
-                .professional_judgement("Victim disclosed strangulation; perpetrator recently released"),
+            Sample::new(victim("Cleo")).yes(4).professional_judgement(
+                "Victim disclosed strangulation; perpetrator recently released",
+            ),
             ReferralStatus::Routed,
             Criterion::ProfessionalJudgement,
         ),
@@ -106,7 +108,13 @@ pub async fn run(
             .with_context(|| format!("posting scenario '{}'", scenario.label))?
             .into_inner();
         let decided = await_outcome(intake, &created.id, Duration::from_secs(30)).await?;
-        writeln!(out, "{}. {}\n   {}", i + 1, scenario.label, render::referral(&decided).replace('\n', "\n   "))?;
+        writeln!(
+            out,
+            "{}. {}\n   {}",
+            i + 1,
+            scenario.label,
+            render::referral(&decided).replace('\n', "\n   ")
+        )?;
         results.push((scenario, decided));
     }
     let queue = coordinator
@@ -118,7 +126,11 @@ pub async fn run(
         })
         .await?
         .into_inner();
-    writeln!(out, "\nCity of London MARAC queue now holds {} case(s); the last few:", queue.cases.len())?;
+    writeln!(
+        out,
+        "\nCity of London MARAC queue now holds {} case(s); the last few:",
+        queue.cases.len()
+    )?;
     for case in queue.cases.iter().rev().take(4).rev() {
         writeln!(out, "  {}", render::case(case).replace('\n', "\n  "))?;
     }

@@ -5,7 +5,10 @@ use refroute_cli::{dead_letters, demo, migrate, render};
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
-use refroute_proto::v1::{CreateReferralRequest, GetCaseRequest, GetReferralRequest, ListQueueRequest, Panel, WatchQueueRequest};
+use refroute_proto::v1::{
+    CreateReferralRequest, GetCaseRequest, GetReferralRequest, ListQueueRequest, Panel,
+    WatchQueueRequest,
+};
 use std::time::Duration;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -108,7 +111,12 @@ async fn health(url: &str) -> String {
     let Ok(ch) = channel(url).await else {
         return "UNREACHABLE".into();
     };
-    match HealthClient::new(ch).check(HealthCheckRequest { service: String::new() }).await {
+    match HealthClient::new(ch)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+    {
         Ok(r) => r.into_inner().status().as_str_name().to_string(),
         Err(e) => format!("ERROR {:?}", e.code()),
     }
@@ -126,15 +134,23 @@ async fn main() -> anyhow::Result<()> {
             println!("database migrated");
         }
         Command::Submit { file, wait } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let mut request: CreateReferralRequest =
-                serde_json::from_str(&text).with_context(|| format!("{} is not a CreateReferralRequest", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let mut request: CreateReferralRequest = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a CreateReferralRequest", file.display()))?;
             if request.request_id.is_empty() {
                 request.request_id = uuid::Uuid::now_v7().to_string();
-                eprintln!("no requestId in the file; using {} (reuse it to retry safely)", request.request_id);
+                eprintln!(
+                    "no requestId in the file; using {} (reuse it to retry safely)",
+                    request.request_id
+                );
             }
             let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
-            let created = intake.create_referral(request).await.map_err(explain)?.into_inner();
+            let created = intake
+                .create_referral(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
             let shown = if wait {
                 demo::await_outcome(&mut intake, &created.id, Duration::from_secs(30)).await?
             } else {
@@ -144,14 +160,21 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Get { id } => {
             let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
-            let r = intake.get_referral(GetReferralRequest { id }).await.map_err(explain)?.into_inner();
+            let r = intake
+                .get_referral(GetReferralRequest { id })
+                .await
+                .map_err(explain)?
+                .into_inner();
             println!("{}", render::referral(&r));
         }
         Command::Queue { area, watch } => {
             let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
             if watch {
                 let mut stream = coordinator
-                    .watch_queue(WatchQueueRequest { area_code: area.clone(), panel: Panel::Marac as i32 })
+                    .watch_queue(WatchQueueRequest {
+                        area_code: area.clone(),
+                        panel: Panel::Marac as i32,
+                    })
                     .await
                     .map_err(explain)?
                     .into_inner();
@@ -184,7 +207,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Case { referral_id } => {
             let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
-            let case = coordinator.get_case(GetCaseRequest { referral_id }).await.map_err(explain)?.into_inner();
+            let case = coordinator
+                .get_case(GetCaseRequest { referral_id })
+                .await
+                .map_err(explain)?
+                .into_inner();
             println!("{}", serde_json::to_string_pretty(&case)?);
         }
         Command::Demo => {

@@ -55,7 +55,9 @@ pub async fn ensure_database(settings: &DatabaseSettings) -> anyhow::Result<()> 
 
 pub async fn run(settings: &DatabaseSettings) -> anyhow::Result<()> {
     ensure_database(settings).await?;
-    let pool = db::connect(settings).await.context("connecting to the database")?;
+    let pool = db::connect(settings)
+        .await
+        .context("connecting to the database")?;
     db::migrate(&pool).await.context("applying migrations")?;
     Ok(())
 }
@@ -77,7 +79,10 @@ mod tests {
     fn finds_the_database_name() {
         assert_eq!(
             maintenance_url("postgres://u@h:5432/refroute?sslmode=disable"),
-            Some(("postgres://u@h:5432/postgres?sslmode=disable".into(), "refroute".into()))
+            Some((
+                "postgres://u@h:5432/postgres?sslmode=disable".into(),
+                "refroute".into()
+            ))
         );
         assert_eq!(maintenance_url("postgres://u@h:5432/"), None);
         assert_eq!(

@@ -33,10 +33,19 @@ pub fn decision_line(d: &Decision) -> String {
 
 pub fn referral(r: &Referral) -> String {
     let status = ReferralStatus::try_from(r.status)
-        .map(|s| s.as_str_name().trim_start_matches("REFERRAL_STATUS_").to_string())
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("REFERRAL_STATUS_")
+                .to_string()
+        })
         .unwrap_or_default();
     match &r.decision {
-        Some(d) => format!("{}  {status}\n  {}\n  why: {}", r.id, decision_line(d), d.reason),
+        Some(d) => format!(
+            "{}  {status}\n  {}\n  why: {}",
+            r.id,
+            decision_line(d),
+            d.reason
+        ),
         None => format!("{}  {status} (awaiting triage)", r.id),
     }
 }

@@ -120,7 +120,8 @@ impl Sample {
                         .map(|d| d.to_string())
                         .collect(),
                     consent: ConsentState::NotSoughtUnsafe as i32,
-                    lawful_basis: "Crime and Disorder Act 1998 s.115; DPA 2018 s.35 (safeguarding)".into(),
+                    lawful_basis: "Crime and Disorder Act 1998 s.115; DPA 2018 s.35 (safeguarding)"
+                        .into(),
                     do_not_inform: vec![format!("Partner of {}", self.victim_name)],
                 })),
                 ..Default::default()

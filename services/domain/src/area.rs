@@ -52,7 +52,9 @@ pub struct AreaCode(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AreaError {
-    #[error("'{0}' is not a GSS local-authority code (expected a letter and 8 digits, e.g. E09000001)")]
+    #[error(
+        "'{0}' is not a GSS local-authority code (expected a letter and 8 digits, e.g. E09000001)"
+    )]
     Malformed(String),
     #[error("'{0}' is not a local authority refroute knows (the 33 London authorities)")]
     Unknown(String),
@@ -125,9 +127,18 @@ mod tests {
 
     #[test]
     fn refuses_malformed_and_unknown_codes() {
-        assert!(matches!(AreaCode::parse("E0900001"), Err(AreaError::Malformed(_))));
-        assert!(matches!(AreaCode::parse("SW1A 1AA"), Err(AreaError::Malformed(_))));
-        assert!(matches!(AreaCode::parse("E09000034"), Err(AreaError::Unknown(_))));
+        assert!(matches!(
+            AreaCode::parse("E0900001"),
+            Err(AreaError::Malformed(_))
+        ));
+        assert!(matches!(
+            AreaCode::parse("SW1A 1AA"),
+            Err(AreaError::Malformed(_))
+        ));
+        assert!(matches!(
+            AreaCode::parse("E09000034"),
+            Err(AreaError::Unknown(_))
+        ));
         assert!(matches!(AreaCode::parse(""), Err(AreaError::Malformed(_))));
     }
 }

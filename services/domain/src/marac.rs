@@ -281,19 +281,36 @@ mod tests {
 
     #[test]
     fn visible_high_risk_at_the_default_threshold_boundary() {
-        for (yes, expected) in [(13, None), (14, Some(Criterion::VisibleHighRisk)), (15, Some(Criterion::VisibleHighRisk))] {
+        for (yes, expected) in [
+            (13, None),
+            (14, Some(Criterion::VisibleHighRisk)),
+            (15, Some(Criterion::VisibleHighRisk)),
+        ] {
             let d = decide_now(&case("E09000001", yes));
             assert_eq!(d.criterion, expected, "{yes} yes answers");
         }
         let d = decide_now(&case("E09000001", 13));
         assert_eq!(d.outcome, Outcome::BelowThreshold);
-        assert!(d.reason.contains("DASH score 13 (medium risk; threshold 14)"), "{}", d.reason);
+        assert!(
+            d.reason
+                .contains("DASH score 13 (medium risk; threshold 14)"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]
     fn visible_high_risk_follows_the_receiving_areas_threshold() {
-        for (yes, expected) in [(14, Outcome::BelowThreshold), (15, Outcome::Routed), (16, Outcome::Routed)] {
-            assert_eq!(decide_now(&case(HACKNEY, yes)).outcome, expected, "{yes} yes answers in Hackney");
+        for (yes, expected) in [
+            (14, Outcome::BelowThreshold),
+            (15, Outcome::Routed),
+            (16, Outcome::Routed),
+        ] {
+            assert_eq!(
+                decide_now(&case(HACKNEY, yes)).outcome,
+                expected,
+                "{yes} yes answers in Hackney"
+            );
         }
     }
 
@@ -304,25 +321,40 @@ mod tests {
         let d = decide_now(&low);
         assert_eq!(d.criterion, Some(Criterion::ProfessionalJudgement));
         assert_eq!(d.outcome, Outcome::Routed);
-        assert!(!d.reason.contains("fears"), "free text stays out of the reason");
+        assert!(
+            !d.reason.contains("fears"),
+            "free text stays out of the reason"
+        );
 
         let mut high = case("E09000001", 18);
         high.professional_judgement_reasons = vec!["also concerned".into()];
         let d = decide_now(&high);
         assert_eq!(d.criterion, Some(Criterion::VisibleHighRisk));
-        assert_eq!(d.criteria_met, vec![Criterion::VisibleHighRisk, Criterion::ProfessionalJudgement]);
+        assert_eq!(
+            d.criteria_met,
+            vec![Criterion::VisibleHighRisk, Criterion::ProfessionalJudgement]
+        );
     }
 
     #[test]
     fn potential_escalation_counts_incidents_in_the_window() {
         let incident = date("2026-10-15");
         let mut c = case("E09000001", 3);
-        for (n, expected) in [(2, Outcome::BelowThreshold), (3, Outcome::Routed), (4, Outcome::Routed)] {
-            c.police_incident_dates = (0..n).map(|i| incident - chrono::Days::new(i * 20)).collect();
+        for (n, expected) in [
+            (2, Outcome::BelowThreshold),
+            (3, Outcome::Routed),
+            (4, Outcome::Routed),
+        ] {
+            c.police_incident_dates = (0..n)
+                .map(|i| incident - chrono::Days::new(i * 20))
+                .collect();
             let d = decide_now(&c);
             assert_eq!(d.outcome, expected, "{n} incidents");
         }
-        assert_eq!(decide_now(&c).criterion, Some(Criterion::PotentialEscalation));
+        assert_eq!(
+            decide_now(&c).criterion,
+            Some(Criterion::PotentialEscalation)
+        );
 
         // The window starts 12 months before the incident, that day included.
         c.police_incident_dates = vec![date("2025-10-15"), date("2026-01-01"), incident];
@@ -342,28 +374,56 @@ mod tests {
 
         // Islington: 5 incidents needed.
         let mut c = case(ISLINGTON, 3);
-        c.police_incident_dates = (0..4).map(|i| date("2026-10-15") - chrono::Days::new(i * 10)).collect();
+        c.police_incident_dates = (0..4)
+            .map(|i| date("2026-10-15") - chrono::Days::new(i * 10))
+            .collect();
         assert_eq!(decide_now(&c).outcome, Outcome::BelowThreshold);
         c.police_incident_dates.push(date("2026-05-01"));
-        assert_eq!(decide_now(&c).criterion, Some(Criterion::PotentialEscalation));
+        assert_eq!(
+            decide_now(&c).criterion,
+            Some(Criterion::PotentialEscalation)
+        );
     }
 
     #[test]
     fn repeat_within_the_window_of_the_last_referral() {
         let c = case("E09000001", 1);
         let rules = rule_set();
-        let prior = |on: &str| vec![PriorMaracReferral { referred_on: date(on) }];
+        let prior = |on: &str| {
+            vec![PriorMaracReferral {
+                referred_on: date(on),
+            }]
+        };
         // 12 months to the day still counts; a day more does not.
-        assert_eq!(decide(&c, &prior("2025-10-15"), &rules).criterion, Some(Criterion::Repeat));
-        assert_eq!(decide(&c, &prior("2025-10-14"), &rules).outcome, Outcome::BelowThreshold);
+        assert_eq!(
+            decide(&c, &prior("2025-10-15"), &rules).criterion,
+            Some(Criterion::Repeat)
+        );
+        assert_eq!(
+            decide(&c, &prior("2025-10-14"), &rules).outcome,
+            Outcome::BelowThreshold
+        );
         // A referral after this incident is not an earlier one.
-        assert_eq!(decide(&c, &prior("2026-10-16"), &rules).outcome, Outcome::BelowThreshold);
+        assert_eq!(
+            decide(&c, &prior("2026-10-16"), &rules).outcome,
+            Outcome::BelowThreshold
+        );
         let d = decide(&c, &prior("2026-03-01"), &rules);
-        assert!(d.reason.contains("referred to MARAC on 2026-03-01"), "{}", d.reason);
+        assert!(
+            d.reason.contains("referred to MARAC on 2026-03-01"),
+            "{}",
+            d.reason
+        );
         // Hackney counts 6 months.
         let h = case(HACKNEY, 1);
-        assert_eq!(decide(&h, &prior("2026-04-15"), &rules).criterion, Some(Criterion::Repeat));
-        assert_eq!(decide(&h, &prior("2026-04-14"), &rules).outcome, Outcome::BelowThreshold);
+        assert_eq!(
+            decide(&h, &prior("2026-04-15"), &rules).criterion,
+            Some(Criterion::Repeat)
+        );
+        assert_eq!(
+            decide(&h, &prior("2026-04-14"), &rules).outcome,
+            Outcome::BelowThreshold
+        );
     }
 
     #[test]
@@ -373,8 +433,16 @@ mod tests {
         let d = decide_now(&c);
         assert_eq!(d.outcome, Outcome::TransferRequested);
         assert_eq!(d.destination, area(HACKNEY));
-        assert_eq!(d.rules_area, area("E09000001"), "the receiving area's rules apply");
-        assert!(d.reason.contains("transferred to Hackney MARAC"), "{}", d.reason);
+        assert_eq!(
+            d.rules_area,
+            area("E09000001"),
+            "the receiving area's rules apply"
+        );
+        assert!(
+            d.reason.contains("transferred to Hackney MARAC"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]

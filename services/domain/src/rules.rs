@@ -147,7 +147,12 @@ fn check_ranges(scope: &str, rules: &AreaRules) -> Result<(), RuleSetError> {
     let checks = [
         ("dash_threshold", rules.dash_threshold, 1, 24),
         ("escalation_incidents", rules.escalation_incidents, 1, 100),
-        ("escalation_window_months", rules.escalation_window_months, 1, 60),
+        (
+            "escalation_window_months",
+            rules.escalation_window_months,
+            1,
+            60,
+        ),
         ("repeat_window_months", rules.repeat_window_months, 1, 60),
     ];
     for (field, value, min, max) in checks {
@@ -244,7 +249,10 @@ pub(crate) mod tests {
         ]))
         .unwrap();
         let hackney = set.rules_for(&AreaCode::parse("E09000012").unwrap());
-        assert_eq!((hackney.dash_threshold, hackney.escalation_window_months), (16, 6));
+        assert_eq!(
+            (hackney.dash_threshold, hackney.escalation_window_months),
+            (16, 6)
+        );
     }
 
     #[test]
@@ -258,9 +266,15 @@ pub(crate) mod tests {
     fn refuses_version_zero_and_empty_name() {
         let mut c = config_with(&[]);
         c.version = 0;
-        assert_eq!(RuleSet::from_config(c).unwrap_err(), RuleSetError::ZeroVersion);
+        assert_eq!(
+            RuleSet::from_config(c).unwrap_err(),
+            RuleSetError::ZeroVersion
+        );
         let mut c = config_with(&[]);
         c.name = " ".into();
-        assert_eq!(RuleSet::from_config(c).unwrap_err(), RuleSetError::EmptyName);
+        assert_eq!(
+            RuleSet::from_config(c).unwrap_err(),
+            RuleSetError::EmptyName
+        );
     }
 }

@@ -10,7 +10,9 @@ use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason, u
 use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::intake_service_server::IntakeService;
-use refroute_proto::v1::{CreateReferralRequest, GetReferralRequest, Pathway, Referral, ReferralReceived, ReferralStatus};
+use refroute_proto::v1::{
+    CreateReferralRequest, GetReferralRequest, Pathway, Referral, ReferralReceived, ReferralStatus,
+};
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
@@ -22,7 +24,12 @@ pub struct IntakeApi {
 }
 
 impl IntakeApi {
-    pub fn new(store: Store, hasher: IdentityHasher, outbox: Outbox, receiving_area: AreaCode) -> Self {
+    pub fn new(
+        store: Store,
+        hasher: IdentityHasher,
+        outbox: Outbox,
+        receiving_area: AreaCode,
+    ) -> Self {
         Self {
             store,
             hasher,
@@ -73,7 +80,10 @@ fn store_status(e: StoreError) -> Status {
 
 #[tonic::async_trait]
 impl IntakeService for IntakeApi {
-    async fn create_referral(&self, request: Request<CreateReferralRequest>) -> Result<Response<Referral>, Status> {
+    async fn create_referral(
+        &self,
+        request: Request<CreateReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
         let request = request.into_inner();
         let today = Utc::now().date_naive();
         validate::validate(&request, today).map_err(|v| invalid_argument(&v))?;
@@ -94,7 +104,12 @@ impl IntakeService for IntakeApi {
         let span = tracing::info_span!("create_referral", referral_id = %referral.id, trace_id = %trace.trace_id);
         let _entered = span.enter();
 
-        let mut tx = self.store.pool.begin().await.map_err(|e| unavailable("referral store unavailable", e))?;
+        let mut tx = self
+            .store
+            .pool
+            .begin()
+            .await
+            .map_err(|e| unavailable("referral store unavailable", e))?;
         let inserted = self
             .store
             .insert(&mut tx, &referral, &request.request_id, &hash)
@@ -102,7 +117,10 @@ impl IntakeService for IntakeApi {
             .map_err(|e| unavailable("referral store unavailable", e))?;
         if !inserted {
             drop(tx);
-            return self.replay(&request.request_id, &hash).await.map(Response::new);
+            return self
+                .replay(&request.request_id, &hash)
+                .await
+                .map(Response::new);
         }
         let event = ReferralReceived {
             referral: Some(referral.clone()),
@@ -111,20 +129,32 @@ impl IntakeService for IntakeApi {
             .enqueue(&mut tx, &event, &referral.id, &trace)
             .await
             .map_err(|e| unavailable("referral store unavailable", e))?;
-        tx.commit().await.map_err(|e| unavailable("referral store unavailable", e))?;
+        tx.commit()
+            .await
+            .map_err(|e| unavailable("referral store unavailable", e))?;
         self.outbox.notify_committed();
         tracing::info!(area = %referral.received_area_code, "referral received");
         Ok(Response::new(referral))
     }
 
-    async fn get_referral(&self, request: Request<GetReferralRequest>) -> Result<Response<Referral>, Status> {
+    async fn get_referral(
+        &self,
+        request: Request<GetReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
         let id = request.into_inner().id;
         let Ok(uuid) = id.trim().parse::<Uuid>() else {
-            return Err(invalid_argument(&[Violation::new("id", format!("'{id}' is not a referral id (a UUID)"))]));
+            return Err(invalid_argument(&[Violation::new(
+                "id",
+                format!("'{id}' is not a referral id (a UUID)"),
+            )]));
         };
         match self.store.by_id(uuid).await.map_err(store_status)? {
             Some(stored) => Ok(Response::new(stored.referral)),
-            None => Err(status_with_reason(Code::NotFound, "REFERRAL_NOT_FOUND", format!("no referral {id}"))),
+            None => Err(status_with_reason(
+                Code::NotFound,
+                "REFERRAL_NOT_FOUND",
+                format!("no referral {id}"),
+            )),
         }
     }
 }

@@ -9,10 +9,10 @@ pub mod validate;
 
 use anyhow::Context;
 use refroute_domain::AreaCode;
+use refroute_platform::Settings;
 use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{Outbox, Supervisor, Worker, topology};
-use refroute_platform::Settings;
 use refroute_proto::v1::intake_service_server::IntakeServiceServer;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -24,17 +24,22 @@ use tokio_util::sync::CancellationToken;
 pub const SCHEMA: &str = "intake";
 
 /// Runs intake until `stop`: the gRPC server and the broker supervisor side by side.
-pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    pool: PgPool,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let receiving_area = AreaCode::parse(&settings.partnership.receiving_area_code)
         .context("partnership.receiving_area_code")?;
     let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
     let hasher = IdentityHasher::from_base64(settings.security.identity_key.expose())?;
-    let outbox = Outbox::new(SCHEMA);
+    let outbox = Outbox::new(SCHEMA, sealer.clone());
     let store = store::Store::new(pool.clone(), sealer);
 
     let api = api::IntakeApi::new(store.clone(), hasher, outbox.clone(), receiving_area);
-    let service = IntakeServiceServer::new(api)
-        .max_decoding_message_size(settings.intake.max_request_bytes);
+    let service =
+        IntakeServiceServer::new(api).max_decoding_message_size(settings.intake.max_request_bytes);
     let server = GrpcServer::new().add_service(service);
 
     let workers = vec![

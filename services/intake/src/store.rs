@@ -116,7 +116,8 @@ impl Store {
             .sealer
             .open(&row.id.to_string(), &row.sealed_referral)
             .map_err(|_| StoreError::Sealed(row.id))?;
-        let mut referral = Referral::decode(plain.as_slice()).map_err(|_| StoreError::Sealed(row.id))?;
+        let mut referral =
+            Referral::decode(plain.as_slice()).map_err(|_| StoreError::Sealed(row.id))?;
         referral.status = ReferralStatus::from_str_name(&row.status)
             .unwrap_or(ReferralStatus::Unspecified) as i32;
         referral.decision = row

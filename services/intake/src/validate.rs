@@ -35,7 +35,10 @@ impl Check {
         if required && value.trim().is_empty() {
             self.fail(field, "is required");
         } else if len > max {
-            self.fail(field, format!("must be at most {max} characters (got {len})"));
+            self.fail(
+                field,
+                format!("must be at most {max} characters (got {len})"),
+            );
         }
     }
 
@@ -47,11 +50,17 @@ impl Check {
         }
         match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
             Err(_) => {
-                self.fail(field, format!("'{}' is not a date in the form YYYY-MM-DD", truncate(value)));
+                self.fail(
+                    field,
+                    format!("'{}' is not a date in the form YYYY-MM-DD", truncate(value)),
+                );
                 None
             }
             Ok(d) if d > self.today => {
-                self.fail(field, format!("{d} is in the future (today is {})", self.today));
+                self.fail(
+                    field,
+                    format!("{d} is in the future (today is {})", self.today),
+                );
                 None
             }
             Ok(d) => Some(d),
@@ -60,7 +69,10 @@ impl Check {
 
     fn area(&mut self, field: &str, value: &str) {
         if value.trim().is_empty() {
-            self.fail(field, "is required (a GSS local-authority code such as E09000001)");
+            self.fail(
+                field,
+                "is required (a GSS local-authority code such as E09000001)",
+            );
         } else if let Err(e) = AreaCode::parse(value) {
             self.fail(field, e.to_string());
         }
@@ -103,13 +115,26 @@ pub fn validate(request: &CreateReferralRequest, today: NaiveDate) -> Result<(),
     match request.referral.as_ref() {
         None => c.fail("referral", "is required"),
         Some(r) => {
-            c.text("referral.referring_organisation", &r.referring_organisation, true, MAX_ORGANISATION);
-            c.text("referral.referrer_reference", &r.referrer_reference, false, MAX_REFERENCE);
+            c.text(
+                "referral.referring_organisation",
+                &r.referring_organisation,
+                true,
+                MAX_ORGANISATION,
+            );
+            c.text(
+                "referral.referrer_reference",
+                &r.referrer_reference,
+                false,
+                MAX_REFERENCE,
+            );
             if !matches!(
                 Pathway::try_from(r.pathway),
                 Ok(Pathway::Unspecified | Pathway::DomesticAbuse)
             ) {
-                c.fail("referral.pathway", "only PATHWAY_DOMESTIC_ABUSE is accepted");
+                c.fail(
+                    "referral.pathway",
+                    "only PATHWAY_DOMESTIC_ABUSE is accepted",
+                );
             }
             match r.details.as_ref() {
                 Some(referral::Details::DomesticAbuse(da)) => domestic_abuse(&mut c, da),
@@ -142,12 +167,21 @@ fn domestic_abuse(c: &mut Check, da: &DomesticAbuseReferral) {
     if da.dash_answers.len() != DASH_QUESTIONS {
         c.fail(
             format!("{P}.dash_answers"),
-            format!("must have exactly {DASH_QUESTIONS} answers, one per DASH question (got {})", da.dash_answers.len()),
+            format!(
+                "must have exactly {DASH_QUESTIONS} answers, one per DASH question (got {})",
+                da.dash_answers.len()
+            ),
         );
     }
     for (i, a) in da.dash_answers.iter().enumerate() {
-        if matches!(DashAnswer::try_from(*a), Ok(DashAnswer::Unspecified) | Err(_)) {
-            c.fail(format!("{P}.dash_answers[{i}]"), "must be YES, NO or NOT_KNOWN");
+        if matches!(
+            DashAnswer::try_from(*a),
+            Ok(DashAnswer::Unspecified) | Err(_)
+        ) {
+            c.fail(
+                format!("{P}.dash_answers[{i}]"),
+                "must be YES, NO or NOT_KNOWN",
+            );
         }
     }
 
@@ -166,28 +200,47 @@ fn domestic_abuse(c: &mut Check, da: &DomesticAbuseReferral) {
         );
     }
     if pj.reasons.len() > MAX_REASONS {
-        c.fail(format!("{P}.professional_judgement.reasons"), format!("at most {MAX_REASONS} reasons"));
+        c.fail(
+            format!("{P}.professional_judgement.reasons"),
+            format!("at most {MAX_REASONS} reasons"),
+        );
     }
     for (i, r) in pj.reasons.iter().enumerate() {
-        c.text(&format!("{P}.professional_judgement.reasons[{i}]"), r, false, MAX_REASON);
+        c.text(
+            &format!("{P}.professional_judgement.reasons[{i}]"),
+            r,
+            false,
+            MAX_REASON,
+        );
     }
 
     if da.police_reported_incident_dates.len() > MAX_INCIDENT_DATES {
-        c.fail(format!("{P}.police_reported_incident_dates"), format!("at most {MAX_INCIDENT_DATES} dates"));
+        c.fail(
+            format!("{P}.police_reported_incident_dates"),
+            format!("at most {MAX_INCIDENT_DATES} dates"),
+        );
     }
     for (i, d) in da.police_reported_incident_dates.iter().enumerate() {
         let field = format!("{P}.police_reported_incident_dates[{i}]");
         if let (Some(date), Some(incident)) = (c.past_date(&field, d), incident_date)
             && date > incident
         {
-            c.fail(field, format!("{date} is after the incident date {incident}"));
+            c.fail(
+                field,
+                format!("{date} is after the incident date {incident}"),
+            );
         }
     }
 
     match ConsentState::try_from(da.consent) {
         Ok(ConsentState::Given) => {}
         Ok(ConsentState::Refused | ConsentState::NotSoughtUnsafe) => {
-            c.text(&format!("{P}.lawful_basis"), &da.lawful_basis, true, MAX_LAWFUL_BASIS);
+            c.text(
+                &format!("{P}.lawful_basis"),
+                &da.lawful_basis,
+                true,
+                MAX_LAWFUL_BASIS,
+            );
         }
         _ => c.fail(
             format!("{P}.consent"),
@@ -195,7 +248,10 @@ fn domestic_abuse(c: &mut Check, da: &DomesticAbuseReferral) {
         ),
     }
     if da.do_not_inform.len() > MAX_DO_NOT_INFORM {
-        c.fail(format!("{P}.do_not_inform"), format!("at most {MAX_DO_NOT_INFORM} entries"));
+        c.fail(
+            format!("{P}.do_not_inform"),
+            format!("at most {MAX_DO_NOT_INFORM} entries"),
+        );
     }
     for (i, who) in da.do_not_inform.iter().enumerate() {
         c.text(&format!("{P}.do_not_inform[{i}]"), who, true, MAX_NAME);
@@ -310,7 +366,10 @@ mod tests {
         assert_eq!(fields(&r), vec!["referral.domestic_abuse.victim.residence"]);
         let mut r = valid();
         da(&mut r).victim = Some(person("Jane", "1990-01-02", Some("W06000015")));
-        assert_eq!(fields(&r), vec!["referral.domestic_abuse.victim.residence.local_authority_code"]);
+        assert_eq!(
+            fields(&r),
+            vec!["referral.domestic_abuse.victim.residence.local_authority_code"]
+        );
     }
 
     #[test]
@@ -327,8 +386,12 @@ mod tests {
     #[test]
     fn incident_dates_must_be_real_past_and_not_after_the_incident() {
         let mut r = valid();
-        da(&mut r).police_reported_incident_dates =
-            vec!["2026-11-01".into(), "2026-13-01".into(), "2026-11-21".into(), "2026-11-24".into()];
+        da(&mut r).police_reported_incident_dates = vec![
+            "2026-11-01".into(),
+            "2026-13-01".into(),
+            "2026-11-21".into(),
+            "2026-11-24".into(),
+        ];
         assert_eq!(
             fields(&r),
             vec![

@@ -18,16 +18,22 @@ use tokio_util::sync::CancellationToken;
 
 pub const SCHEMA: &str = "notification";
 
-pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    pool: PgPool,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
-    let outbox = Outbox::new(SCHEMA);
+    let outbox = Outbox::new(SCHEMA, sealer.clone());
     // Newly queued cases fan out to every watching coordinator in this process.
     let (routed, _) = broadcast::channel(1024);
     let store = queue::QueueStore::new(pool.clone(), sealer);
 
     let api = coordinator::CoordinatorApi::new(store.clone(), routed.clone(), stop.clone());
     let server = GrpcServer::new().add_service(
-        CoordinatorServiceServer::new(api).max_decoding_message_size(settings.notification.max_request_bytes),
+        CoordinatorServiceServer::new(api)
+            .max_decoding_message_size(settings.notification.max_request_bytes),
     );
     let workers = vec![
         Worker::relay(outbox.relay(

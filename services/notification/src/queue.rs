@@ -93,7 +93,10 @@ impl QueueStore {
                 referral_id: last.referral_id,
             }
         });
-        let cases = rows.into_iter().map(|r| self.open(r)).collect::<anyhow::Result<_>>()?;
+        let cases = rows
+            .into_iter()
+            .map(|r| self.open(r))
+            .collect::<anyhow::Result<_>>()?;
         Ok((cases, next))
     }
 
@@ -124,10 +127,9 @@ fn to_case(event: ReferralRouted) -> Result<Case, HandleError> {
     let bad = |why: &str| HandleError::Permanent(anyhow::anyhow!("{} {why}", ReferralRouted::TYPE));
     let referral = event.referral.ok_or_else(|| bad("without a referral"))?;
     let decision = event.decision.ok_or_else(|| bad("without a decision"))?;
-    let domestic_abuse = match referral.details {
-        Some(referral::Details::DomesticAbuse(da)) => Some(da),
-        None => None,
-    };
+    let domestic_abuse = referral
+        .details
+        .map(|referral::Details::DomesticAbuse(da)| da);
     Ok(Case {
         referral_id: referral.id,
         area_code: decision.destination_area_code.clone(),
@@ -154,7 +156,10 @@ impl Handler for RoutedHandler {
             .as_ref()
             .map(|d| d.criterion().as_str_name())
             .unwrap_or("CRITERION_UNSPECIFIED");
-        let sealed = self.store.sealer.seal(&case.referral_id, &case.encode_to_vec());
+        let sealed = self
+            .store
+            .sealer
+            .seal(&case.referral_id, &case.encode_to_vec());
 
         let mut tx = self.store.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, CONSUMER, message.message_id).await? {

@@ -65,7 +65,11 @@ impl GrpcServer {
     }
 
     /// Serves until `stop`, then stops accepting and lets in-flight calls finish.
-    pub async fn serve(self, listener: TcpListener, stop: CancellationToken) -> Result<(), tonic::transport::Error> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> Result<(), tonic::transport::Error> {
         tonic::transport::Server::builder()
             .timeout(Duration::from_secs(30))
             .concurrency_limit_per_connection(256)
@@ -101,7 +105,11 @@ impl Violation {
 /// INVALID_ARGUMENT naming every bad field at once.
 pub fn invalid_argument(violations: &[Violation]) -> Status {
     let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-    let message = format!("{} invalid field(s): {}", violations.len(), fields.join(", "));
+    let message = format!(
+        "{} invalid field(s): {}",
+        violations.len(),
+        fields.join(", ")
+    );
     let details = ErrorDetails::with_bad_request(
         violations
             .iter()
@@ -113,12 +121,17 @@ pub fn invalid_argument(violations: &[Violation]) -> Status {
 
 /// A status with an `ErrorInfo` whose `reason` a client can switch on.
 pub fn status_with_reason(code: Code, reason: &str, message: impl Into<String>) -> Status {
-    let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+    let details =
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
     Status::with_error_details(code, message, details)
 }
 
 /// Database trouble: UNAVAILABLE, the one code that invites a retry. Details stay in the log.
 pub fn unavailable(context: &str, error: impl std::fmt::Display) -> Status {
     tracing::error!(error = %error, "{context}");
-    status_with_reason(Code::Unavailable, "STORE_UNAVAILABLE", format!("{context}; retry with the same request_id"))
+    status_with_reason(
+        Code::Unavailable,
+        "STORE_UNAVAILABLE",
+        format!("{context}; retry with the same request_id"),
+    )
 }

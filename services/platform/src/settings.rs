@@ -86,8 +86,7 @@ pub struct GrpcSettings {
 impl Settings {
     /// Defaults, then `REFROUTE_CONFIG` (if set), then the environment.
     pub fn load() -> Result<Self, ConfigError> {
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Ok(path) = std::env::var("REFROUTE_CONFIG") {
             builder = builder.add_source(File::with_name(&path).required(true));
         }

@@ -6,7 +6,9 @@ use prost::Message;
 use refroute_platform::Settings;
 use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{HandleError, Handler, Incoming, Outbox, Supervisor, Worker, inbox, topology};
+use refroute_platform::messaging::{
+    HandleError, Handler, Incoming, Outbox, Supervisor, Worker, inbox, topology,
+};
 use refroute_proto::v1::TransferRequested;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -61,9 +63,14 @@ impl Handler for TransferRequestedHandler {
     }
 }
 
-pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    pool: PgPool,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
-    let outbox = Outbox::new(SCHEMA);
+    let outbox = Outbox::new(SCHEMA, sealer.clone());
     let server = GrpcServer::new();
     let handler = TransferRequestedHandler {
         pool: pool.clone(),
@@ -76,9 +83,19 @@ pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: 
             Duration::from_millis(settings.amqp.outbox_poll_ms),
             "refroute-transfer",
         )),
-        Worker::consumer(topology::TRANSFER_TRANSFER_REQUESTED.name, settings.amqp.prefetch, Arc::new(handler)),
+        Worker::consumer(
+            topology::TRANSFER_TRANSFER_REQUESTED.name,
+            settings.amqp.prefetch,
+            Arc::new(handler),
+        ),
     ];
-    let supervisor = Supervisor::new(settings.amqp.clone(), "refroute-transfer", server.health(), vec![], workers);
+    let supervisor = Supervisor::new(
+        settings.amqp.clone(),
+        "refroute-transfer",
+        server.health(),
+        vec![],
+        workers,
+    );
     let broker = tokio::spawn(supervisor.run(stop.clone()));
     tracing::info!(addr = %listener.local_addr()?, "transfer serving");
     server.serve(listener, stop).await?;

@@ -14,7 +14,8 @@ pub fn domestic_abuse(referral: &Referral) -> anyhow::Result<&DomesticAbuseRefer
 }
 
 fn date(s: &str, what: &str) -> anyhow::Result<NaiveDate> {
-    s.parse().with_context(|| format!("{what} '{s}' is not a date"))
+    s.parse()
+        .with_context(|| format!("{what} '{s}' is not a date"))
 }
 
 pub fn to_case(referral: &Referral) -> anyhow::Result<DaCase> {
@@ -73,8 +74,15 @@ pub fn to_wire(d: &Decision, decided_at: chrono::DateTime<chrono::Utc>) -> v1::D
         pathway: v1::Pathway::DomesticAbuse as i32,
         panel: v1::Panel::Marac as i32,
         destination_area_code: d.destination.to_string(),
-        criterion: d.criterion.map(criterion).unwrap_or(v1::Criterion::Unspecified) as i32,
-        criteria_met: d.criteria_met.iter().map(|c| criterion(*c) as i32).collect(),
+        criterion: d
+            .criterion
+            .map(criterion)
+            .unwrap_or(v1::Criterion::Unspecified) as i32,
+        criteria_met: d
+            .criteria_met
+            .iter()
+            .map(|c| criterion(*c) as i32)
+            .collect(),
         reason: d.reason.clone(),
         rule_set: d.rule_set.clone(),
         rule_set_version: d.rule_set_version,

@@ -7,7 +7,9 @@ use prost::Message;
 use refroute_domain::{Outcome, PriorMaracReferral, RuleSet, decide};
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::messaging::{HandleError, Handler, Incoming, Outbox, inbox};
-use refroute_proto::v1::{self, ReferralBelowThreshold, ReferralReceived, ReferralRouted, TransferRequested};
+use refroute_proto::v1::{
+    self, ReferralBelowThreshold, ReferralReceived, ReferralRouted, TransferRequested,
+};
 use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -42,17 +44,21 @@ impl Handler for TriageHandler {
         let referral = event
             .referral
             .ok_or_else(|| permanent(anyhow::anyhow!("referral.received without a referral")))?;
-        let referral_id: Uuid = referral
-            .id
-            .parse()
-            .map_err(|_| permanent(anyhow::anyhow!("referral id '{}' is not a UUID", referral.id)))?;
+        let referral_id: Uuid = referral.id.parse().map_err(|_| {
+            permanent(anyhow::anyhow!(
+                "referral id '{}' is not a UUID",
+                referral.id
+            ))
+        })?;
         let case = case::to_case(&referral).map_err(permanent)?;
         let victim = case::domestic_abuse(&referral)
             .map_err(permanent)?
             .victim
             .clone()
             .unwrap_or_default();
-        let victim_key = self.hasher.person_key(&victim.full_name, &victim.date_of_birth);
+        let victim_key = self
+            .hasher
+            .person_key(&victim.full_name, &victim.date_of_birth);
         let referred_on = referral
             .create_time
             .as_ref()
@@ -118,14 +124,18 @@ impl Handler for TriageHandler {
                     referral: Some(referral.clone()),
                     decision: Some(wire),
                 };
-                self.outbox.enqueue(&mut tx, &event, &referral.id, trace).await?;
+                self.outbox
+                    .enqueue(&mut tx, &event, &referral.id, trace)
+                    .await?;
             }
             Outcome::BelowThreshold => {
                 let event = ReferralBelowThreshold {
                     referral_id: referral.id.clone(),
                     decision: Some(wire),
                 };
-                self.outbox.enqueue(&mut tx, &event, &referral.id, trace).await?;
+                self.outbox
+                    .enqueue(&mut tx, &event, &referral.id, trace)
+                    .await?;
             }
             Outcome::TransferRequested => {
                 let event = TransferRequested {
@@ -136,7 +146,9 @@ impl Handler for TriageHandler {
                     decision: Some(wire),
                     referral: Some(minimise(referral.clone())),
                 };
-                self.outbox.enqueue(&mut tx, &event, &referral.id, trace).await?;
+                self.outbox
+                    .enqueue(&mut tx, &event, &referral.id, trace)
+                    .await?;
             }
         }
         tx.commit().await?;

@@ -8,7 +8,7 @@ pub mod handler;
 use anyhow::Context;
 use refroute_domain::RuleSet;
 use refroute_platform::Settings;
-use refroute_platform::crypto::IdentityHasher;
+use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{Outbox, Supervisor, Worker, topology};
 use sqlx::PgPool;
@@ -19,14 +19,26 @@ use tokio_util::sync::CancellationToken;
 
 pub const SCHEMA: &str = "triage";
 
-pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: CancellationToken) -> anyhow::Result<()> {
-    let rules = RuleSet::from_config(settings.rules.clone()).context("rule set in configuration is invalid")?;
-    tracing::info!(rule_set = rules.name(), version = rules.version(), "rules loaded");
+pub async fn run(
+    settings: Settings,
+    pool: PgPool,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let rules = RuleSet::from_config(settings.rules.clone())
+        .context("rule set in configuration is invalid")?;
+    tracing::info!(
+        rule_set = rules.name(),
+        version = rules.version(),
+        "rules loaded"
+    );
     let hasher = IdentityHasher::from_base64(settings.security.identity_key.expose())?;
-    let outbox = Outbox::new(SCHEMA);
+    let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
+    let outbox = Outbox::new(SCHEMA, sealer);
     let server = GrpcServer::new();
 
-    let handler = handler::TriageHandler::new(pool.clone(), Arc::new(rules), hasher, outbox.clone());
+    let handler =
+        handler::TriageHandler::new(pool.clone(), Arc::new(rules), hasher, outbox.clone());
     let workers = vec![
         Worker::relay(outbox.relay(
             pool.clone(),
@@ -34,9 +46,19 @@ pub async fn run(settings: Settings, pool: PgPool, listener: TcpListener, stop: 
             Duration::from_millis(settings.amqp.outbox_poll_ms),
             "refroute-triage",
         )),
-        Worker::consumer(topology::TRIAGE_REFERRAL_RECEIVED.name, settings.amqp.prefetch, Arc::new(handler)),
+        Worker::consumer(
+            topology::TRIAGE_REFERRAL_RECEIVED.name,
+            settings.amqp.prefetch,
+            Arc::new(handler),
+        ),
     ];
-    let supervisor = Supervisor::new(settings.amqp.clone(), "refroute-triage", server.health(), vec![], workers);
+    let supervisor = Supervisor::new(
+        settings.amqp.clone(),
+        "refroute-triage",
+        server.health(),
+        vec![],
+        workers,
+    );
     let broker = tokio::spawn(supervisor.run(stop.clone()));
     tracing::info!(addr = %listener.local_addr()?, "triage serving");
     server.serve(listener, stop).await?;

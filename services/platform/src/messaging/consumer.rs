@@ -5,10 +5,12 @@
 
 use super::TraceContext;
 use futures_util::StreamExt;
-use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
-use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::Channel;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +76,11 @@ impl Incoming {
         });
         Ok(Self {
             message_id,
-            message_type: p.kind().as_ref().map(|k| k.as_str().to_string()).unwrap_or_default(),
+            message_type: p
+                .kind()
+                .as_ref()
+                .map(|k| k.as_str().to_string())
+                .unwrap_or_default(),
             routing_key: d.routing_key.as_str().to_string(),
             correlation_id: p
                 .correlation_id()
@@ -96,7 +102,9 @@ pub async fn consume<H: Handler>(
     handler: Arc<H>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
     let mut consumer = channel
         .basic_consume(
             ShortString::from(queue),
@@ -151,7 +159,9 @@ async fn settle<H: Handler>(
                 return Ok(());
             }
             Err(HandleError::Permanent(e)) => {
-                span.in_scope(|| tracing::error!(error = %e, "cannot be processed; dead-lettering"));
+                span.in_scope(
+                    || tracing::error!(error = %e, "cannot be processed; dead-lettering"),
+                );
                 delivery
                     .acker
                     .reject(BasicRejectOptions { requeue: false })

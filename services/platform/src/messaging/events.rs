@@ -17,11 +17,23 @@ macro_rules! event {
     };
 }
 
-event!(v1::ReferralReceived, "referral.received.v1", "refroute.v1.ReferralReceived");
-event!(v1::ReferralRouted, "referral.routed.v1", "refroute.v1.ReferralRouted");
+event!(
+    v1::ReferralReceived,
+    "referral.received.v1",
+    "refroute.v1.ReferralReceived"
+);
+event!(
+    v1::ReferralRouted,
+    "referral.routed.v1",
+    "refroute.v1.ReferralRouted"
+);
 event!(
     v1::ReferralBelowThreshold,
     "referral.below_threshold.v1",
     "refroute.v1.ReferralBelowThreshold"
 );
-event!(v1::TransferRequested, "transfer.requested.v1", "refroute.v1.TransferRequested");
+event!(
+    v1::TransferRequested,
+    "transfer.requested.v1",
+    "refroute.v1.TransferRequested"
+);

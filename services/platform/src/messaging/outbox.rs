@@ -4,8 +4,9 @@
 //! returns as unroutable is an alarm and stays in the outbox to be retried.
 
 use super::{Event, TraceContext};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use crate::crypto::Sealer;
 use lapin::Confirmation;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel};
 use sqlx::{PgConnection, PgPool};
@@ -21,13 +22,15 @@ const BATCH: i64 = 200;
 #[derive(Clone)]
 pub struct Outbox {
     schema: &'static str,
+    sealer: Sealer,
     wake: Arc<Notify>,
 }
 
 impl Outbox {
-    pub fn new(schema: &'static str) -> Self {
+    pub fn new(schema: &'static str, sealer: Sealer) -> Self {
         Self {
             schema,
+            sealer,
             wake: Arc::new(Notify::new()),
         }
     }
@@ -52,7 +55,10 @@ impl Outbox {
             .bind(E::TYPE)
             .bind(correlation_id)
             .bind(trace.child().to_header())
-            .bind(event.encode_to_vec())
+            .bind(
+                self.sealer
+                    .seal(&message_id.to_string(), &event.encode_to_vec()),
+            )
             .execute(conn)
             .await?;
         Ok(message_id)
@@ -63,13 +69,20 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    pub fn relay(&self, pool: PgPool, exchange: String, poll: Duration, app_id: &'static str) -> Relay {
+    pub fn relay(
+        &self,
+        pool: PgPool,
+        exchange: String,
+        poll: Duration,
+        app_id: &'static str,
+    ) -> Relay {
         Relay {
             pool,
             schema: self.schema,
             exchange,
             poll,
             app_id,
+            sealer: self.sealer.clone(),
             wake: self.wake.clone(),
         }
     }
@@ -104,6 +117,7 @@ pub struct Relay {
     exchange: String,
     poll: Duration,
     app_id: &'static str,
+    sealer: Sealer,
     wake: Arc<Notify>,
 }
 
@@ -115,7 +129,10 @@ impl Relay {
             .await?;
         loop {
             let idle = match self.publish_batch(&channel).await {
-                Ok(Batch { published, held_back }) => {
+                Ok(Batch {
+                    published,
+                    held_back,
+                }) => {
                     if held_back > 0 {
                         // Unroutable events: retry, but not in a hot loop.
                         tokio::time::sleep(self.poll * 4).await;
@@ -156,7 +173,13 @@ impl Relay {
         }
 
         let mut confirms = Vec::with_capacity(rows.len());
+        let mut held_back = 0;
         for row in &rows {
+            let Ok(payload) = self.sealer.open(&row.message_id.to_string(), &row.payload) else {
+                held_back += 1;
+                tracing::error!(alarm = "outbox_unreadable", message_id = %row.message_id, "outbox event cannot be opened with the data key; it stays unpublished");
+                continue;
+            };
             let confirm = channel
                 .basic_publish(
                     ShortString::from(self.exchange.as_str()),
@@ -165,16 +188,15 @@ impl Relay {
                         mandatory: true,
                         ..Default::default()
                     },
-                    &row.payload,
+                    &payload,
                     self.properties(row),
                 )
                 .await?;
-            confirms.push(confirm);
+            confirms.push((row, confirm));
         }
 
         let mut published = Vec::with_capacity(rows.len());
-        let mut held_back = 0;
-        for (row, confirm) in rows.iter().zip(confirms) {
+        for (row, confirm) in confirms {
             match confirm.await? {
                 Confirmation::Ack(None) => published.push(row.id),
                 Confirmation::Ack(Some(returned)) => {
@@ -204,7 +226,11 @@ impl Relay {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        tracing::debug!(count = published.len(), schema = self.schema, "outbox events published");
+        tracing::debug!(
+            count = published.len(),
+            schema = self.schema,
+            "outbox events published"
+        );
         Ok(Batch {
             published: published.len(),
             held_back,

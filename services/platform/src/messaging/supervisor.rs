@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-type WorkerFn = dyn Fn(Channel, CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync;
+type WorkerFn =
+    dyn Fn(Channel, CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync;
 
 /// Something that runs on its own channel for the life of a connection.
 #[derive(Clone)]
@@ -38,7 +39,11 @@ impl Worker {
     }
 
     /// A consumer of `queue` driving `handler`.
-    pub fn consumer<H: super::Handler>(queue: &'static str, prefetch: u16, handler: Arc<H>) -> Self {
+    pub fn consumer<H: super::Handler>(
+        queue: &'static str,
+        prefetch: u16,
+        handler: Arc<H>,
+    ) -> Self {
         Self::new(queue, move |ch, stop| {
             super::consumer::consume(ch, queue, prefetch, handler.clone(), stop)
         })
@@ -115,7 +120,9 @@ impl Supervisor {
         let mut events = Box::pin(conn.events_listener());
         let setup = conn.create_channel().await?;
         topology::declare(&setup, &self.settings).await?;
-        let _ = setup.close(200, ShortString::from("topology declared")).await;
+        let _ = setup
+            .close(200, ShortString::from("topology declared"))
+            .await;
 
         let session_stop = stop.child_token();
         let mut tasks = JoinSet::new();
@@ -129,8 +136,11 @@ impl Supervisor {
         tracing::info!(connection = %self.connection_name, "connected to the broker");
 
         let end = tokio::select! {
+            biased;
             _ = stop.cancelled() => SessionEnd::Shutdown,
             Some(done) = tasks.join_next() => match done {
+                // A worker that stopped because shutdown began is not a lost connection.
+                _ if stop.is_cancelled() => SessionEnd::Shutdown,
                 Ok((name, Ok(()))) => SessionEnd::Lost(format!("{name} stopped")),
                 Ok((name, Err(e))) => SessionEnd::Lost(format!("{name}: {e:#}")),
                 Err(e) => SessionEnd::Lost(format!("worker panicked: {e}")),
@@ -150,7 +160,9 @@ impl Supervisor {
         if drained.is_err() {
             tasks.abort_all();
         }
-        let _ = conn.close(200, ShortString::from("refroute shutting down")).await;
+        let _ = conn
+            .close(200, ShortString::from("refroute shutting down"))
+            .await;
         Ok(end)
     }
 
@@ -162,7 +174,9 @@ impl Supervisor {
     }
 }
 
-async fn first_error(events: &mut (impl futures_util::Stream<Item = lapin::Event> + Unpin)) -> String {
+async fn first_error(
+    events: &mut (impl futures_util::Stream<Item = lapin::Event> + Unpin),
+) -> String {
     while let Some(event) = events.next().await {
         match event {
             lapin::Event::Error(e) => return format!("connection error: {e}"),

@@ -58,6 +58,9 @@ mod tests {
         let back = TraceContext::from_header(Some(&t.to_header()));
         assert_eq!(back, t);
         assert_eq!(t.child().trace_id, t.trace_id);
-        assert_ne!(TraceContext::from_header(Some("garbage")).trace_id, t.trace_id);
+        assert_ne!(
+            TraceContext::from_header(Some("garbage")).trace_id,
+            t.trace_id
+        );
     }
 }

@@ -1,0 +1,266 @@
+//! Faults: broker connections cut mid-stream, a service stopped mid-flow, a poison message.
+//! Each test counts by id: nothing lost, nothing twice.
+
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use refroute_e2e::{Sample, spawn_system};
+use refroute_proto::v1::ReferralStatus;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+const N: usize = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrals_arrive_exactly_once_when_broker_connections_are_force_closed_mid_stream() {
+    let system = spawn_system().await;
+
+    // Submit a steady stream of referrals in the background.
+    let mut intake = system.intake.clone();
+    let submitter = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for i in 0..N {
+            let request = Sample::new(format!("Flow Victim {i}")).yes(16).request();
+            let created = loop {
+                // A create may meet a moment of trouble; retrying with the same request_id is safe.
+                match intake.create_referral(request.clone()).await {
+                    Ok(r) => break r.into_inner(),
+                    Err(e) if e.code() == tonic::Code::Unavailable => {
+                        tokio::time::sleep(Duration::from_millis(50)).await
+                    }
+                    Err(e) => panic!("create failed: {e}"),
+                }
+            };
+            ids.push(created.id);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        ids
+    });
+
+    // Cut each service's connection while referrals flow, and watch triage's health dip.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    system.close_broker_connection("triage").unwrap();
+    let dipped = saw_status(
+        &system,
+        "triage",
+        ServingStatus::NotServing,
+        Duration::from_secs(3),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    system.close_broker_connection("notification").unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    system.close_broker_connection("intake").unwrap();
+
+    let submitted: Vec<String> = submitter.await.unwrap();
+    assert!(
+        dipped,
+        "triage reported NOT_SERVING while its broker connection was down"
+    );
+    for name in ["intake", "triage", "notification"] {
+        system
+            .wait_health(name, ServingStatus::Serving, Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
+
+    let queued = system
+        .count_until(
+            "SELECT count(*) FROM notification.queue_cases",
+            N as i64,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(queued, N as i64, "every referral reaches the queue");
+    let queue: Vec<String> = system
+        .queue("E09000001")
+        .await
+        .into_iter()
+        .map(|c| c.referral_id)
+        .collect();
+    let unique: BTreeSet<&String> = queue.iter().collect();
+    assert_eq!(queue.len(), N, "no case twice");
+    assert_eq!(
+        unique,
+        submitted.iter().collect::<BTreeSet<_>>(),
+        "exactly the submitted referrals"
+    );
+
+    // Each referral was decided once and announced once, whatever was redelivered.
+    let one_each = [
+        "SELECT count(*) FROM intake.referrals",
+        "SELECT count(*) FROM triage.decisions",
+        "SELECT count(*) FROM triage.outbox",
+        "SELECT count(DISTINCT correlation_id) FROM triage.outbox",
+    ];
+    for sql in one_each {
+        assert_eq!(
+            system.count_until(sql, N as i64, Duration::ZERO).await,
+            N as i64,
+            "{sql}"
+        );
+    }
+    for id in &submitted {
+        assert_eq!(system.outcome(id).await.status(), ReferralStatus::Routed);
+    }
+    system.shutdown().await;
+}
+
+async fn saw_status(
+    system: &refroute_e2e::TestSystem,
+    name: &str,
+    want: ServingStatus,
+    within: Duration,
+) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if system.health(name).await.ok() == Some(want) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrals_posted_while_triage_is_stopped_are_routed_once_it_returns() {
+    let mut system = spawn_system().await;
+    system.stop("triage").await.unwrap();
+    let mut intake = system.intake.clone();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let created = intake
+            .create_referral(Sample::new(format!("Paused {i}")).yes(15).request())
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(created.id);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (waiting,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM intake.referrals WHERE status = 'REFERRAL_STATUS_RECEIVED'",
+    )
+    .fetch_one(&system.pool)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 5, "nothing is decided while triage is down");
+
+    system.start("triage").await.unwrap();
+    for id in &ids {
+        assert_eq!(system.outcome(id).await.status(), ReferralStatus::Routed);
+    }
+    assert_eq!(
+        system
+            .count_until("SELECT count(*) FROM triage.decisions", 5, Duration::ZERO)
+            .await,
+        5
+    );
+    assert_eq!(
+        system
+            .count_until(
+                "SELECT count(*) FROM notification.queue_cases",
+                5,
+                Duration::from_secs(10)
+            )
+            .await,
+        5
+    );
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_message_is_dead_lettered_without_blocking_the_referrals_behind_it() {
+    let system = spawn_system().await;
+    let conn = Connection::connect(&system.amqp_uri(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let poison = [
+        // Not protobuf at all.
+        (
+            Some(uuid::Uuid::now_v7().to_string()),
+            b"\xff\xff\xff not a referral".to_vec(),
+        ),
+        // No message id: the envelope itself is unusable.
+        (None, b"".to_vec()),
+    ];
+    for (message_id, body) in poison {
+        let mut props =
+            BasicProperties::default().with_type(ShortString::from("refroute.v1.ReferralReceived"));
+        if let Some(id) = message_id {
+            props = props.with_message_id(ShortString::from(id));
+        }
+        channel
+            .basic_publish(
+                ShortString::from("refroute.events"),
+                ShortString::from("referral.received.v1"),
+                BasicPublishOptions::default(),
+                &body,
+                props,
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    let mut intake = system.intake.clone();
+    for i in 0..3 {
+        let created = intake
+            .create_referral(Sample::new(format!("Behind Poison {i}")).yes(15).request())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            system.outcome(&created.id).await.status(),
+            ReferralStatus::Routed
+        );
+    }
+
+    let dlq = "triage.referral-received.dlq";
+    let depth = || async {
+        channel
+            .queue_declare(
+                ShortString::from(dlq),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap()
+            .message_count()
+    };
+    let start = Instant::now();
+    while depth().await < 2 && start.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        depth().await,
+        2,
+        "both poison messages are in the dead-letter queue"
+    );
+
+    // An operator can see them and replay them; still poison, they come back to the DLQ.
+    let listed =
+        refroute_cli::dead_letters::list(&system.amqp_uri(), "triage.referral-received", 10)
+            .await
+            .unwrap();
+    assert_eq!(listed.len(), 2);
+    let reasons: Vec<&str> = listed.iter().map(|d| d.reason.as_str()).collect();
+    assert_eq!(reasons, ["rejected", "rejected"], "the broker records why");
+    let replayed =
+        refroute_cli::dead_letters::replay(&system.amqp_uri(), "triage.referral-received", 10)
+            .await
+            .unwrap();
+    assert_eq!(replayed, 2);
+    let start = Instant::now();
+    while depth().await < 2 && start.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(depth().await, 2);
+    conn.close(200, ShortString::from("done")).await.unwrap();
+    system.shutdown().await;
+}

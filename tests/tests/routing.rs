@@ -1,0 +1,270 @@
+//! Each MARAC criterion, its boundary, transfers and repeats, through the four real services.
+
+use refroute_domain::rules::AreaOverride;
+use refroute_e2e::{Sample, spawn_system, spawn_system_with};
+use refroute_proto::v1::{Criterion, ReferralStatus};
+use std::time::Duration;
+
+const CITY: &str = "E09000001";
+const HACKNEY: &str = "E09000012";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_criterion_reaches_the_marac_queue_with_its_criterion_and_reason() {
+    let system = spawn_system().await;
+    let mut intake = system.intake.clone();
+    let cases = [
+        (
+            Sample::new("Vera Visible").yes(14),
+            Criterion::VisibleHighRisk,
+            "DASH score 14 is at or above City of London's threshold of 14",
+        ),
+        (
+            Sample::new("Pat Judgement")
+                .yes(2)
+                .professional_judgement("Threats to kill disclosed to the GP"),
+            Criterion::ProfessionalJudgement,
+            "Professional judgement: the referrer gave 1 reason(s)",
+        ),
+        (
+            Sample::new("Esme Escalation").yes(2).police_incidents(3),
+            Criterion::PotentialEscalation,
+            "Potential escalation: 3 police-reported incidents in the 12 months",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (sample, criterion, reason) in &cases {
+        let created = intake
+            .create_referral(sample.request())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            created.status(),
+            ReferralStatus::Received,
+            "CreateReferral answers at once"
+        );
+        let decided = system.outcome(&created.id).await;
+        let d = decided.decision.clone().expect("decision");
+        assert_eq!(decided.status(), ReferralStatus::Routed, "{}", d.reason);
+        assert_eq!(d.criterion(), *criterion, "{}", d.reason);
+        assert!(d.reason.contains(reason), "reason was: {}", d.reason);
+        assert_eq!(
+            (d.rule_set.as_str(), d.rule_set_version),
+            ("london-marac", 1)
+        );
+        assert_eq!(d.destination_area_code, CITY);
+        ids.push((created.id, *criterion, *reason));
+    }
+
+    let queue = system.queue(CITY).await;
+    assert_eq!(queue.len(), 3);
+    for (id, criterion, reason) in ids {
+        let case = queue
+            .iter()
+            .find(|c| c.referral_id == id)
+            .expect("case is queued");
+        let d = case.decision.as_ref().unwrap();
+        assert_eq!(d.criterion(), criterion);
+        assert!(d.reason.contains(reason));
+    }
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirteen_yes_answers_alone_are_below_threshold_and_fourteen_are_not() {
+    let system = spawn_system().await;
+    let mut intake = system.intake.clone();
+    let mut outcomes = Vec::new();
+    for yes in [13, 14, 15] {
+        let created = intake
+            .create_referral(Sample::new(format!("Boundary {yes}")).yes(yes).request())
+            .await
+            .unwrap()
+            .into_inner();
+        outcomes.push((yes, system.outcome(&created.id).await));
+    }
+    let (_, thirteen) = &outcomes[0];
+    assert_eq!(thirteen.status(), ReferralStatus::BelowThreshold);
+    let reason = &thirteen.decision.as_ref().unwrap().reason;
+    assert!(
+        reason.contains("DASH score 13 (medium risk; threshold 14)"),
+        "{reason}"
+    );
+    for (yes, r) in &outcomes[1..] {
+        assert_eq!(r.status(), ReferralStatus::Routed, "{yes} yes answers");
+        assert_eq!(
+            r.decision.as_ref().unwrap().criterion(),
+            Criterion::VisibleHighRisk
+        );
+    }
+    let queued: Vec<String> = system
+        .queue(CITY)
+        .await
+        .into_iter()
+        .map(|c| c.referral_id)
+        .collect();
+    assert!(
+        !queued.contains(&thirteen.id),
+        "below threshold is not queued"
+    );
+    assert_eq!(queued.len(), 2);
+    // Below threshold is kept, with its decision.
+    let kept = system
+        .count_until(
+            "SELECT count(*) FROM triage.decisions WHERE outcome = 'OUTCOME_BELOW_THRESHOLD'",
+            1,
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(kept, 1);
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_victim_living_in_another_borough_produces_transfer_requested_for_that_borough() {
+    let system = spawn_system().await;
+    let mut intake = system.intake.clone();
+    let created = intake
+        .create_referral(
+            Sample::new("Tess Transfer")
+                .yes(16)
+                .lives_in(HACKNEY)
+                .request(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let decided = system.outcome(&created.id).await;
+    assert_eq!(decided.status(), ReferralStatus::TransferRequested);
+    let d = decided.decision.unwrap();
+    assert_eq!(d.destination_area_code, HACKNEY);
+    assert_eq!(
+        d.rules_area_code, CITY,
+        "the receiving area's rules decided"
+    );
+    assert!(
+        d.reason.contains("transferred to Hackney MARAC"),
+        "{}",
+        d.reason
+    );
+
+    // The transfer service took the transfer.requested event off its durable queue.
+    let n = system
+        .count_until(
+            "SELECT count(*) FROM transfer.transfers WHERE to_area_code = 'E09000012' AND from_area_code = 'E09000001' AND state = 'REQUESTED'",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(n, 1);
+    assert!(system.queue(CITY).await.is_empty(), "not heard in the City");
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_within_twelve_months_is_detected_from_earlier_referrals() {
+    let system = spawn_system().await;
+    let mut intake = system.intake.clone();
+    let first = intake
+        .create_referral(
+            Sample::new("Rita Repeat")
+                .yes(15)
+                .incident_days_ago(20)
+                .request(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        system.outcome(&first.id).await.status(),
+        ReferralStatus::Routed
+    );
+
+    // Same victim, differently typed; a new incident with a low score.
+    let again = intake
+        .create_referral(
+            Sample::new("  rita   REPEAT ")
+                .yes(1)
+                .incident_days_ago(0)
+                .request(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let decided = system.outcome(&again.id).await;
+    let d = decided.decision.clone().unwrap();
+    assert_eq!(decided.status(), ReferralStatus::Routed, "{}", d.reason);
+    assert_eq!(d.criterion(), Criterion::Repeat);
+    assert!(d.reason.contains("referred to MARAC on"), "{}", d.reason);
+
+    // Someone else with the same low score is not a repeat.
+    let other = intake
+        .create_referral(
+            Sample::new("Rita Other")
+                .yes(1)
+                .incident_days_ago(0)
+                .request(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        system.outcome(&other.id).await.status(),
+        ReferralStatus::BelowThreshold
+    );
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_area_applies_its_own_configured_threshold() {
+    let system = spawn_system_with(|s| {
+        s.partnership.receiving_area_code = HACKNEY.into();
+        s.rules.areas.insert(
+            HACKNEY.into(),
+            AreaOverride {
+                dash_threshold: Some(15),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let mut intake = system.intake.clone();
+    let fourteen = intake
+        .create_referral(
+            Sample::new("Hana Fourteen")
+                .yes(14)
+                .lives_in(HACKNEY)
+                .request(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let fifteen = intake
+        .create_referral(
+            Sample::new("Hana Fifteen")
+                .yes(15)
+                .lives_in(HACKNEY)
+                .request(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let low = system.outcome(&fourteen.id).await;
+    assert_eq!(low.status(), ReferralStatus::BelowThreshold);
+    assert!(
+        low.decision
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("Hackney's rules")
+    );
+    let high = system.outcome(&fifteen.id).await;
+    assert_eq!(high.status(), ReferralStatus::Routed);
+    let d = high.decision.unwrap();
+    assert_eq!(
+        (d.destination_area_code.as_str(), d.rules_area_code.as_str()),
+        (HACKNEY, HACKNEY)
+    );
+    assert_eq!(system.queue(HACKNEY).await.len(), 1);
+    system.shutdown().await;
+}
