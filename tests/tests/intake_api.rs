@@ -167,3 +167,43 @@ async fn get_referral_answers_not_found_and_invalid_argument_clearly() {
     assert_eq!(too_big.code(), Code::OutOfRange, "{}", too_big.message());
     system.shutdown().await;
 }
+
+/// The README's copy-paste examples stay true: the JSON files parse as protobuf JSON and do
+/// what the README says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_example_files_behave_as_documented() {
+    let system = spawn_system().await;
+    let mut intake = system.intake.clone();
+    let good: refroute_proto::v1::CreateReferralRequest =
+        serde_json::from_str(include_str!("../../deploy/examples/referral.json")).unwrap();
+    let created = intake.create_referral(good).await.unwrap().into_inner();
+    let decided = system.outcome(&created.id).await;
+    assert_eq!(decided.status(), ReferralStatus::Routed);
+    assert_eq!(
+        decided.decision.unwrap().criterion(),
+        refroute_proto::v1::Criterion::VisibleHighRisk
+    );
+
+    let bad: refroute_proto::v1::CreateReferralRequest =
+        serde_json::from_str(include_str!("../../deploy/examples/invalid-referral.json")).unwrap();
+    let err = intake.create_referral(bad).await.unwrap_err();
+    let fields: Vec<String> = err
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "referral.domestic_abuse.incident.area_code",
+            "referral.domestic_abuse.incident.date",
+            "referral.domestic_abuse.victim",
+            "referral.domestic_abuse.dash_answers",
+            "referral.domestic_abuse.professional_judgement.reasons",
+            "referral.domestic_abuse.lawful_basis",
+        ]
+    );
+    system.shutdown().await;
+}

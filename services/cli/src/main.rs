@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use refroute_cli::{dead_letters, demo, migrate, render};
+use refroute_cli::{bench, dead_letters, demo, migrate, render};
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
@@ -53,6 +53,18 @@ enum Command {
     Case { referral_id: String },
     /// Post one referral per outcome and print where each went and why.
     Demo,
+    /// Measure end-to-end throughput and latency against the running services.
+    Bench {
+        /// How many referrals to post.
+        #[arg(long, default_value_t = 500)]
+        referrals: usize,
+        /// Concurrent posting clients.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// The receiving area (the victims live there, so every case is queued there).
+        #[arg(long, default_value = "E09000001")]
+        area: String,
+    },
     /// Report each service's gRPC health; exit non-zero unless all are SERVING.
     Health {
         /// Keep asking for up to this many seconds before giving up.
@@ -218,6 +230,16 @@ async fn main() -> anyhow::Result<()> {
             let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
             let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
             demo::run(&mut intake, &mut coordinator, &mut std::io::stdout()).await?;
+        }
+        Command::Bench {
+            referrals,
+            concurrency,
+            area,
+        } => {
+            let intake = IntakeServiceClient::new(channel(&intake_url).await?);
+            let coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
+            let mut report = bench::run(intake, coordinator, &area, referrals, concurrency).await?;
+            report.print(&mut std::io::stdout())?;
         }
         Command::Health { wait } => {
             let services = [

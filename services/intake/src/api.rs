@@ -14,6 +14,7 @@ use refroute_proto::v1::{
     CreateReferralRequest, GetReferralRequest, Pathway, Referral, ReferralReceived, ReferralStatus,
 };
 use tonic::{Code, Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub struct IntakeApi {
@@ -68,6 +69,41 @@ impl IntakeApi {
     }
 }
 
+impl IntakeApi {
+    /// Stores a new referral and its `referral.received` event in one transaction, or answers
+    /// a retry with the original.
+    async fn store_new(
+        &self,
+        referral: Referral,
+        request_id: &str,
+        hash: &[u8],
+        trace: &TraceContext,
+    ) -> Result<Referral, Status> {
+        let db_down = |e: sqlx::Error| unavailable("referral store unavailable", e);
+        let mut tx = self.store.pool.begin().await.map_err(db_down)?;
+        let inserted = self
+            .store
+            .insert(&mut tx, &referral, request_id, hash)
+            .await
+            .map_err(db_down)?;
+        if !inserted {
+            drop(tx);
+            return self.replay(request_id, hash).await;
+        }
+        let event = ReferralReceived {
+            referral: Some(referral.clone()),
+        };
+        self.outbox
+            .enqueue(&mut tx, &event, &referral.id, trace)
+            .await
+            .map_err(db_down)?;
+        tx.commit().await.map_err(db_down)?;
+        self.outbox.notify_committed();
+        tracing::info!(area = %referral.received_area_code, "referral received");
+        Ok(referral)
+    }
+}
+
 fn store_status(e: StoreError) -> Status {
     match e {
         StoreError::Database(e) => unavailable("referral store unavailable", e),
@@ -102,39 +138,10 @@ impl IntakeService for IntakeApi {
 
         let trace = TraceContext::start();
         let span = tracing::info_span!("create_referral", referral_id = %referral.id, trace_id = %trace.trace_id);
-        let _entered = span.enter();
-
-        let mut tx = self
-            .store
-            .pool
-            .begin()
+        self.store_new(referral, &request.request_id, &hash, &trace)
+            .instrument(span)
             .await
-            .map_err(|e| unavailable("referral store unavailable", e))?;
-        let inserted = self
-            .store
-            .insert(&mut tx, &referral, &request.request_id, &hash)
-            .await
-            .map_err(|e| unavailable("referral store unavailable", e))?;
-        if !inserted {
-            drop(tx);
-            return self
-                .replay(&request.request_id, &hash)
-                .await
-                .map(Response::new);
-        }
-        let event = ReferralReceived {
-            referral: Some(referral.clone()),
-        };
-        self.outbox
-            .enqueue(&mut tx, &event, &referral.id, &trace)
-            .await
-            .map_err(|e| unavailable("referral store unavailable", e))?;
-        tx.commit()
-            .await
-            .map_err(|e| unavailable("referral store unavailable", e))?;
-        self.outbox.notify_committed();
-        tracing::info!(area = %referral.received_area_code, "referral received");
-        Ok(Response::new(referral))
+            .map(Response::new)
     }
 
     async fn get_referral(

@@ -89,6 +89,8 @@ impl Supervisor {
     }
 
     pub async fn run(self, stop: CancellationToken) {
+        // tonic-health starts the overall status at SERVING; nothing is served until connected.
+        self.report(ServingStatus::NotServing).await;
         let initial = Duration::from_millis(self.settings.reconnect_initial_ms);
         let max = Duration::from_millis(self.settings.reconnect_max_ms);
         let mut backoff = initial;

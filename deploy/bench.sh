@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Benchmark: release build of all four services in an isolated database and virtual host on
+# spare ports, `refroute bench` against them, then each service's peak memory (VmHWM).
+# Usage: deploy/bench.sh [referrals] [concurrency]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+referrals=${1:-1000}
+concurrency=${2:-16}
+
+bash deploy/ensure-services.sh
+cargo build --quiet --release --bins
+bin=target/release
+logs=.refroute/bench-logs
+mkdir -p "$logs"
+
+rabbitmqctl delete_vhost refroute-bench >/dev/null 2>&1 || true
+rabbitmqctl add_vhost refroute-bench >/dev/null
+rabbitmqctl set_permissions -p refroute-bench guest '.*' '.*' '.*' >/dev/null
+psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS refroute_bench WITH (FORCE)'
+export REFROUTE__DATABASE__URL=postgres://postgres@127.0.0.1:5432/refroute_bench
+export REFROUTE__AMQP__URI=amqp://guest:guest@127.0.0.1:5672/refroute-bench
+export REFROUTE__TELEMETRY__FILTER=warn
+export REFROUTE__INTAKE__GRPC_ADDR=127.0.0.1:52051
+export REFROUTE__TRIAGE__GRPC_ADDR=127.0.0.1:52052
+export REFROUTE__TRANSFER__GRPC_ADDR=127.0.0.1:52053
+export REFROUTE__NOTIFICATION__GRPC_ADDR=127.0.0.1:52054
+"$bin/refroute" migrate >/dev/null
+
+declare -A pids
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rabbitmqctl delete_vhost refroute-bench >/dev/null 2>&1 || true
+  psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS refroute_bench WITH (FORCE)' || true
+}
+trap cleanup EXIT
+for svc in intake triage transfer notification; do
+  "$bin/refroute-$svc" >"$logs/$svc.log" 2>&1 &
+  pids[$svc]=$!
+done
+"$bin/refroute" health --wait 60 >/dev/null
+
+echo "refroute bench: $referrals referrals, $concurrency concurrent clients, release build, $(nproc) cores"
+"$bin/refroute" bench --referrals "$referrals" --concurrency "$concurrency"
+echo "peak resident memory (VmHWM):"
+for svc in intake triage transfer notification; do
+  printf '  %-13s %s\n' "$svc" "$(awk '/VmHWM/ {print $2, $3}' "/proc/${pids[$svc]}/status")"
+done
