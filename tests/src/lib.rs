@@ -10,8 +10,8 @@ use refroute_proto::v1::{GetReferralRequest, ListQueueRequest, Panel, Referral, 
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
+use tokio::process::Command;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -39,10 +39,14 @@ pub struct TestSystem {
     running: HashMap<&'static str, Running>,
 }
 
-fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("rabbitmqctl").args(args).output().context(
-        "running rabbitmqctl (is RabbitMQ installed? deploy/ensure-services.sh installs it)",
-    )?;
+async fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
+    let run = Command::new("rabbitmqctl").args(args).output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .with_context(|| format!("rabbitmqctl {} did not answer within 60 s", args.join(" ")))?
+        .context(
+            "running rabbitmqctl (is RabbitMQ installed? deploy/ensure-services.sh installs it)",
+        )?;
     if !out.status.success() {
         bail!(
             "rabbitmqctl {}: {}",
@@ -73,12 +77,13 @@ async fn try_spawn(customise: impl FnOnce(&mut Settings)) -> anyhow::Result<Test
     let id = uuid::Uuid::new_v4().simple().to_string();
     let db_name = format!("refroute_test_{id}");
     settings.database = migrate::with_database(&settings.database, &db_name);
-    settings.database.max_connections = 5;
+    // Four services and the test itself share one server with other tests running in parallel.
+    settings.database.max_connections = 3;
     migrate::run(&settings.database).await?;
 
     let vhost = format!("refroute-test-{id}");
-    rabbitmqctl(&["add_vhost", &vhost])?;
-    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
+    rabbitmqctl(&["add_vhost", &vhost]).await?;
+    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]).await?;
     settings.amqp.uri = Secret::new(format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"));
     settings.amqp.outbox_poll_ms = 100;
     settings.amqp.reconnect_initial_ms = 200;
@@ -140,8 +145,10 @@ impl TestSystem {
     pub async fn stop(&mut self, name: &str) -> anyhow::Result<()> {
         let running = self.running.remove(name).context("service not running")?;
         running.stop.cancel();
-        running.task.await??;
-        Ok(())
+        match tokio::time::timeout(Duration::from_secs(60), running.task).await {
+            Ok(finished) => finished?,
+            Err(_) => bail!("{name} did not stop within 60 s of its shutdown signal"),
+        }
     }
 
     pub fn addr(&self, name: &str) -> SocketAddr {
@@ -185,7 +192,7 @@ impl TestSystem {
     }
 
     /// Force-closes the named service's broker connection, as a broker restart or network cut would.
-    pub fn close_broker_connection(&self, service: &str) -> anyhow::Result<()> {
+    pub async fn close_broker_connection(&self, service: &str) -> anyhow::Result<()> {
         let connection_name = format!("\"refroute-{service}\"");
         let listing = rabbitmqctl(&[
             "list_connections",
@@ -193,7 +200,8 @@ impl TestSystem {
             "vhost",
             "client_properties",
             "-q",
-        ])?;
+        ])
+        .await?;
         let pids: Vec<&str> = listing
             .lines()
             .filter(|l| {
@@ -209,7 +217,7 @@ impl TestSystem {
             );
         }
         for pid in pids {
-            rabbitmqctl(&["close_connection", pid, "refroute fault test"])?;
+            rabbitmqctl(&["close_connection", pid, "refroute fault test"]).await?;
         }
         Ok(())
     }
@@ -281,6 +289,12 @@ impl TestSystem {
 
     /// Stops every service, then removes the test's database and virtual host.
     pub async fn shutdown(mut self) {
+        // Hang up first, as clients would; the servers then drain and stop.
+        self.intake =
+            IntakeServiceClient::new(Channel::from_static("http://127.0.0.1:1").connect_lazy());
+        self.coordinator = CoordinatorServiceClient::new(
+            Channel::from_static("http://127.0.0.1:1").connect_lazy(),
+        );
         let names: Vec<&'static str> = self.running.keys().copied().collect();
         for name in names {
             self.stop(name).await.expect("clean service shutdown");
@@ -295,6 +309,6 @@ impl TestSystem {
             .execute(&admin)
             .await;
         }
-        let _ = rabbitmqctl(&["delete_vhost", &self.vhost]);
+        let _ = rabbitmqctl(&["delete_vhost", &self.vhost]).await;
     }
 }

@@ -40,7 +40,7 @@ async fn referrals_arrive_exactly_once_when_broker_connections_are_force_closed_
 
     // Cut each service's connection while referrals flow, and watch triage's health dip.
     tokio::time::sleep(Duration::from_millis(250)).await;
-    system.close_broker_connection("triage").unwrap();
+    system.close_broker_connection("triage").await.unwrap();
     let dipped = saw_status(
         &system,
         "triage",
@@ -49,9 +49,12 @@ async fn referrals_arrive_exactly_once_when_broker_connections_are_force_closed_
     )
     .await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    system.close_broker_connection("notification").unwrap();
+    system
+        .close_broker_connection("notification")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    system.close_broker_connection("intake").unwrap();
+    system.close_broker_connection("intake").await.unwrap();
 
     let submitted: Vec<String> = submitter.await.unwrap();
     assert!(

@@ -12,11 +12,11 @@ use refroute_domain::AreaCode;
 use refroute_platform::Settings;
 use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{Outbox, Supervisor, Worker, topology};
+use refroute_platform::messaging::{Outbox, Worker, topology};
+use refroute_platform::service;
 use refroute_proto::v1::intake_service_server::IntakeServiceServer;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -37,35 +37,27 @@ pub async fn run(
     let outbox = Outbox::new(SCHEMA, sealer.clone());
     let store = store::Store::new(pool.clone(), sealer);
 
-    let api = api::IntakeApi::new(store.clone(), hasher, outbox.clone(), receiving_area);
+    let api = api::IntakeApi::new(
+        store.clone(),
+        hasher,
+        outbox.clone(),
+        receiving_area.clone(),
+    );
     let service =
         IntakeServiceServer::new(api).max_decoding_message_size(settings.intake.max_request_bytes);
     let server = GrpcServer::new().add_service(service);
 
-    let workers = vec![
-        Worker::relay(outbox.relay(
-            pool.clone(),
-            settings.amqp.exchange.clone(),
-            Duration::from_millis(settings.amqp.outbox_poll_ms),
-            "refroute-intake",
-        )),
-        Worker::consumer(
-            topology::INTAKE_REFERRAL_OUTCOMES.name,
-            settings.amqp.prefetch,
-            Arc::new(outcomes::OutcomeHandler::new(store)),
-        ),
-    ];
-    let supervisor = Supervisor::new(
-        settings.amqp.clone(),
-        "refroute-intake",
-        server.health(),
-        vec!["refroute.v1.IntakeService".into()],
-        workers,
-    );
-
-    let broker = tokio::spawn(supervisor.run(stop.clone()));
-    tracing::info!(addr = %listener.local_addr()?, area = %settings.partnership.receiving_area_code, "intake serving");
-    server.serve(listener, stop).await?;
-    broker.await?;
-    Ok(())
+    let consumers = vec![Worker::consumer(
+        topology::INTAKE_REFERRAL_OUTCOMES.name,
+        settings.amqp.prefetch,
+        Arc::new(outcomes::OutcomeHandler::new(store)),
+    )];
+    tracing::info!(area = %receiving_area, "receiving referrals for this area");
+    let parts = service::Parts {
+        name: "intake",
+        server,
+        outbox,
+        consumers,
+    };
+    service::run(parts, &settings, pool, listener, stop).await
 }

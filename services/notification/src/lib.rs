@@ -7,11 +7,11 @@ pub mod queue;
 use refroute_platform::Settings;
 use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{Outbox, Supervisor, Worker, topology};
+use refroute_platform::messaging::{Outbox, Worker, topology};
+use refroute_platform::service;
 use refroute_proto::v1::coordinator_service_server::CoordinatorServiceServer;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -35,29 +35,16 @@ pub async fn run(
         CoordinatorServiceServer::new(api)
             .max_decoding_message_size(settings.notification.max_request_bytes),
     );
-    let workers = vec![
-        Worker::relay(outbox.relay(
-            pool.clone(),
-            settings.amqp.exchange.clone(),
-            Duration::from_millis(settings.amqp.outbox_poll_ms),
-            "refroute-notification",
-        )),
-        Worker::consumer(
-            topology::NOTIFICATION_REFERRAL_ROUTED.name,
-            settings.amqp.prefetch,
-            Arc::new(queue::RoutedHandler::new(store, routed)),
-        ),
-    ];
-    let supervisor = Supervisor::new(
-        settings.amqp.clone(),
-        "refroute-notification",
-        server.health(),
-        vec!["refroute.v1.CoordinatorService".into()],
-        workers,
-    );
-    let broker = tokio::spawn(supervisor.run(stop.clone()));
-    tracing::info!(addr = %listener.local_addr()?, "notification serving");
-    server.serve(listener, stop).await?;
-    broker.await?;
-    Ok(())
+    let consumers = vec![Worker::consumer(
+        topology::NOTIFICATION_REFERRAL_ROUTED.name,
+        settings.amqp.prefetch,
+        Arc::new(queue::RoutedHandler::new(store, routed)),
+    )];
+    let parts = service::Parts {
+        name: "notification",
+        server,
+        outbox,
+        consumers,
+    };
+    service::run(parts, &settings, pool, listener, stop).await
 }

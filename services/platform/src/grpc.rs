@@ -17,30 +17,22 @@ pub const ERROR_DOMAIN: &str = "refroute.london";
 pub struct GrpcServer {
     routes: RoutesBuilder,
     health: HealthReporter,
+    /// What reflection advertises: only the services this server actually serves.
+    served: Vec<&'static str>,
 }
 
 impl GrpcServer {
-    /// A server that already serves health and reflection. Health starts NOT_SERVING; the
-    /// supervisor flips it once the broker connection is up.
+    /// A server that already serves health (and, once serving, reflection). Health starts
+    /// NOT_SERVING; the supervisor flips it once the broker connection is up.
     pub fn new() -> Self {
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection = || {
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(refroute_proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        };
-        let v1 = reflection()
-            .build_v1()
-            .expect("refroute descriptors are valid");
-        let v1alpha = reflection()
-            .build_v1alpha()
-            .expect("refroute descriptors are valid");
         let mut routes = RoutesBuilder::default();
-        routes
-            .add_service(health_service)
-            .add_service(v1)
-            .add_service(v1alpha);
-        Self { routes, health }
+        routes.add_service(health_service);
+        Self {
+            routes,
+            health,
+            served: vec!["grpc.health.v1.Health"],
+        }
     }
 
     pub fn health(&self) -> HealthReporter {
@@ -60,16 +52,49 @@ impl GrpcServer {
             + 'static,
         S::Future: Send + 'static,
     {
+        self.served.push(S::NAME);
         self.routes.add_service(service);
         self
     }
 
+    /// The refroute APIs this server serves (their health follows the broker connection).
+    pub fn api_names(&self) -> Vec<String> {
+        self.served
+            .iter()
+            .filter(|n| n.starts_with("refroute."))
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    fn add_reflection(&mut self) {
+        self.served.extend([
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]);
+        let builder = || {
+            self.served.iter().fold(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(refroute_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                |b, name| b.with_service_name(*name),
+            )
+        };
+        let v1 = builder()
+            .build_v1()
+            .expect("refroute descriptors are valid");
+        let v1alpha = builder()
+            .build_v1alpha()
+            .expect("refroute descriptors are valid");
+        self.routes.add_service(v1).add_service(v1alpha);
+    }
+
     /// Serves until `stop`, then stops accepting and lets in-flight calls finish.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         stop: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
+        self.add_reflection();
         tonic::transport::Server::builder()
             .timeout(Duration::from_secs(30))
             .concurrency_limit_per_connection(256)

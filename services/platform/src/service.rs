@@ -1,11 +1,96 @@
-//! Binding a service's gRPC listener from configuration.
+//! What every service does the same way: bind its listener, run its gRPC server beside a
+//! broker supervisor that owns the outbox relay and the service's consumers, and stop both on
+//! the same signal. A service only says what it serves and what it consumes.
 
+use crate::grpc::GrpcServer;
+use crate::messaging::{Outbox, Supervisor, Worker};
+use crate::settings::{GrpcSettings, Settings};
+use crate::{db, shutdown, telemetry};
 use anyhow::Context;
+use sqlx::PgPool;
+use std::future::Future;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// Binds `addr` (`host:port`; port 0 picks a free one, which tests use).
 pub async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// A service's moving parts, ready to run.
+pub struct Parts {
+    /// Short name: `intake`, `triage`, ...; the broker connection is `refroute-<name>`.
+    pub name: &'static str,
+    pub server: GrpcServer,
+    pub outbox: Outbox,
+    pub consumers: Vec<Worker>,
+}
+
+/// Runs the gRPC server and the broker supervisor until `stop`, then waits for both to drain.
+pub async fn run(
+    parts: Parts,
+    settings: &Settings,
+    pool: PgPool,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let connection_name = format!("refroute-{}", parts.name);
+    let relay = parts.outbox.relay(
+        pool,
+        settings.amqp.exchange.clone(),
+        Duration::from_millis(settings.amqp.outbox_poll_ms),
+        parts.name,
+    );
+    let mut workers = vec![Worker::relay(relay)];
+    workers.extend(parts.consumers);
+    let supervisor = Supervisor::new(
+        settings.amqp.clone(),
+        connection_name,
+        parts.server.health(),
+        parts.server.api_names(),
+        workers,
+    );
+    let broker = tokio::spawn(supervisor.run(stop.clone()));
+    tracing::info!(service = parts.name, addr = %listener.local_addr()?, "serving");
+
+    // Graceful, but bounded: a client that never hangs up must not keep a stopping service
+    // alive past its orchestrator's patience.
+    let deadline = async {
+        stop.cancelled().await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+    };
+    tokio::select! {
+        served = parts.server.serve(listener, stop.clone()) => served?,
+        _ = deadline => tracing::warn!(service = parts.name, "calls still open after {DRAIN_LIMIT:?}; stopping anyway"),
+    }
+    match tokio::time::timeout(DRAIN_LIMIT, broker).await {
+        Ok(joined) => joined?,
+        Err(_) => tracing::warn!(
+            service = parts.name,
+            "broker supervisor did not stop within {DRAIN_LIMIT:?}"
+        ),
+    }
+    tracing::info!(service = parts.name, "stopped");
+    Ok(())
+}
+
+/// How long a stopping service waits for in-flight calls and messages.
+const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+
+/// A service binary's `main`: configuration, telemetry, database, listener, SIGTERM.
+pub async fn launch<F, Fut>(grpc: fn(&Settings) -> &GrpcSettings, run: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Settings, PgPool, TcpListener, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let settings = Settings::load().context("loading configuration")?;
+    telemetry::init(&settings.telemetry);
+    let pool = db::connect(&settings.database)
+        .await
+        .context("connecting to PostgreSQL")?;
+    let listener = bind(&grpc(&settings).grpc_addr).await?;
+    run(settings, pool, listener, shutdown::on_signal()).await
 }

@@ -86,16 +86,25 @@ pub struct GrpcSettings {
 impl Settings {
     /// Defaults, then `REFROUTE_CONFIG` (if set), then the environment.
     pub fn load() -> Result<Self, ConfigError> {
+        Self::layered(std::env::var("REFROUTE_CONFIG").ok().as_deref(), None)
+    }
+
+    /// The layering itself. `env` replaces the process environment (for tests).
+    pub fn layered(
+        file: Option<&str>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
-        if let Ok(path) = std::env::var("REFROUTE_CONFIG") {
-            builder = builder.add_source(File::with_name(&path).required(true));
+        if let Some(path) = file {
+            builder = builder.add_source(File::with_name(path).required(true));
         }
         builder
             .add_source(
                 Environment::with_prefix("REFROUTE")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .source(env),
             )
             .build()?
             .try_deserialize()
@@ -113,6 +122,51 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use refroute_domain::{AreaCode, RuleSet};
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_file_then_the_environment_override_area_rules() {
+        let dir = std::env::temp_dir().join(format!("refroute-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("deployment.toml");
+        std::fs::write(
+            &file,
+            "[rules]\nversion = 4\n[rules.areas.E09000012]\ndash_threshold = 15\nescalation_window_months = 6\n",
+        )
+        .unwrap();
+        let env = HashMap::from([
+            (
+                "REFROUTE__RULES__AREAS__E09000012__DASH_THRESHOLD".to_string(),
+                "16".to_string(),
+            ),
+            (
+                "REFROUTE__DATABASE__URL".to_string(),
+                "postgres://elsewhere/db".to_string(),
+            ),
+        ]);
+        let s = Settings::layered(Some(file.to_str().unwrap()), Some(env)).unwrap();
+        assert_eq!(s.database.url.expose(), "postgres://elsewhere/db");
+        let rules = RuleSet::from_config(s.rules).unwrap();
+        assert_eq!(rules.version(), 4);
+        let hackney = rules.rules_for(&AreaCode::parse("E09000012").unwrap());
+        assert_eq!(
+            (hackney.dash_threshold, hackney.escalation_window_months),
+            (16, 6)
+        );
+        let city = rules.rules_for(&AreaCode::city_of_london());
+        assert_eq!(city.dash_threshold, 14);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let env = HashMap::from([(
+            "REFROUTE__AMQP__DELIVERY_LIMIT".to_string(),
+            "many".to_string(),
+        )]);
+        let err = Settings::layered(None, Some(env)).unwrap_err().to_string();
+        assert!(err.contains("delivery_limit"), "{err}");
+    }
 
     #[test]
     fn defaults_parse_and_hide_secrets() {

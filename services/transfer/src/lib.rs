@@ -7,12 +7,12 @@ use refroute_platform::Settings;
 use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{
-    HandleError, Handler, Incoming, Outbox, Supervisor, Worker, inbox, topology,
+    HandleError, Handler, Incoming, Outbox, Worker, inbox, topology,
 };
+use refroute_platform::service;
 use refroute_proto::v1::TransferRequested;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -76,29 +76,16 @@ pub async fn run(
         pool: pool.clone(),
         sealer,
     };
-    let workers = vec![
-        Worker::relay(outbox.relay(
-            pool.clone(),
-            settings.amqp.exchange.clone(),
-            Duration::from_millis(settings.amqp.outbox_poll_ms),
-            "refroute-transfer",
-        )),
-        Worker::consumer(
-            topology::TRANSFER_TRANSFER_REQUESTED.name,
-            settings.amqp.prefetch,
-            Arc::new(handler),
-        ),
-    ];
-    let supervisor = Supervisor::new(
-        settings.amqp.clone(),
-        "refroute-transfer",
-        server.health(),
-        vec![],
-        workers,
-    );
-    let broker = tokio::spawn(supervisor.run(stop.clone()));
-    tracing::info!(addr = %listener.local_addr()?, "transfer serving");
-    server.serve(listener, stop).await?;
-    broker.await?;
-    Ok(())
+    let consumers = vec![Worker::consumer(
+        topology::TRANSFER_TRANSFER_REQUESTED.name,
+        settings.amqp.prefetch,
+        Arc::new(handler),
+    )];
+    let parts = service::Parts {
+        name: "transfer",
+        server,
+        outbox,
+        consumers,
+    };
+    service::run(parts, &settings, pool, listener, stop).await
 }

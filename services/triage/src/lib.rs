@@ -10,10 +10,10 @@ use refroute_domain::RuleSet;
 use refroute_platform::Settings;
 use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{Outbox, Supervisor, Worker, topology};
+use refroute_platform::messaging::{Outbox, Worker, topology};
+use refroute_platform::service;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -39,29 +39,16 @@ pub async fn run(
 
     let handler =
         handler::TriageHandler::new(pool.clone(), Arc::new(rules), hasher, outbox.clone());
-    let workers = vec![
-        Worker::relay(outbox.relay(
-            pool.clone(),
-            settings.amqp.exchange.clone(),
-            Duration::from_millis(settings.amqp.outbox_poll_ms),
-            "refroute-triage",
-        )),
-        Worker::consumer(
-            topology::TRIAGE_REFERRAL_RECEIVED.name,
-            settings.amqp.prefetch,
-            Arc::new(handler),
-        ),
-    ];
-    let supervisor = Supervisor::new(
-        settings.amqp.clone(),
-        "refroute-triage",
-        server.health(),
-        vec![],
-        workers,
-    );
-    let broker = tokio::spawn(supervisor.run(stop.clone()));
-    tracing::info!(addr = %listener.local_addr()?, "triage serving");
-    server.serve(listener, stop).await?;
-    broker.await?;
-    Ok(())
+    let consumers = vec![Worker::consumer(
+        topology::TRIAGE_REFERRAL_RECEIVED.name,
+        settings.amqp.prefetch,
+        Arc::new(handler),
+    )];
+    let parts = service::Parts {
+        name: "triage",
+        server,
+        outbox,
+        consumers,
+    };
+    service::run(parts, &settings, pool, listener, stop).await
 }

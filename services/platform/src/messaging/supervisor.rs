@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+/// The longest the supervisor waits on a single broker handshake, declaration or close.
+const BROKER_CALL_LIMIT: Duration = Duration::from_secs(15);
+
 type WorkerFn =
     dyn Fn(Channel, CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync;
 
@@ -118,13 +121,24 @@ impl Supervisor {
     async fn session(&self, stop: &CancellationToken) -> anyhow::Result<SessionEnd> {
         let props = ConnectionProperties::default()
             .with_connection_name(LongString::from(self.connection_name.as_str()));
-        let conn = Connection::connect(self.settings.uri.expose(), props).await?;
+        // A broker that accepts TCP but never answers must not stall the supervisor for ever.
+        let conn = within(
+            "the AMQP handshake",
+            Connection::connect(self.settings.uri.expose(), props),
+        )
+        .await??;
         let mut events = Box::pin(conn.events_listener());
         let setup = conn.create_channel().await?;
-        topology::declare(&setup, &self.settings).await?;
-        let _ = setup
-            .close(200, ShortString::from("topology declared"))
-            .await;
+        within(
+            "declaring the topology",
+            topology::declare(&setup, &self.settings),
+        )
+        .await??;
+        let _ = within(
+            "closing the setup channel",
+            setup.close(200, ShortString::from("topology declared")),
+        )
+        .await;
 
         let session_stop = stop.child_token();
         let mut tasks = JoinSet::new();
@@ -162,9 +176,15 @@ impl Supervisor {
         if drained.is_err() {
             tasks.abort_all();
         }
-        let _ = conn
-            .close(200, ShortString::from("refroute shutting down"))
-            .await;
+        if within(
+            "closing the connection",
+            conn.close(200, ShortString::from("refroute shutting down")),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!(connection = %self.connection_name, "dropping the connection unconfirmed");
+        }
         Ok(end)
     }
 
@@ -174,6 +194,13 @@ impl Supervisor {
             self.health.set_service_status(name, status).await;
         }
     }
+}
+
+/// Runs one broker call with [`BROKER_CALL_LIMIT`].
+async fn within<T>(what: &str, call: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    tokio::time::timeout(BROKER_CALL_LIMIT, call)
+        .await
+        .map_err(|_| anyhow::anyhow!("{what} took longer than {BROKER_CALL_LIMIT:?}"))
 }
 
 async fn first_error(

@@ -1,0 +1,65 @@
+//! Every server answers health and reflection, so grpcurl and load balancers work unaided.
+
+use refroute_e2e::spawn_system;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+async fn listed_services(channel: tonic::transport::Channel) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().expect("one response");
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_serves_health_and_reflection() {
+    let system = spawn_system().await;
+    let own = [
+        ("intake", Some("refroute.v1.IntakeService")),
+        ("triage", None),
+        ("transfer", None),
+        ("notification", Some("refroute.v1.CoordinatorService")),
+    ];
+    for (name, api) in own {
+        assert_eq!(
+            system.health(name).await.unwrap(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving,
+            "{name}"
+        );
+        let services = listed_services(system.channel(name).await.unwrap()).await;
+        assert!(
+            services.contains(&"grpc.health.v1.Health".to_string()),
+            "{name}: {services:?}"
+        );
+        assert!(
+            services.contains(&"grpc.reflection.v1.ServerReflection".to_string()),
+            "{name}: {services:?}"
+        );
+        let refroute: Vec<&String> = services
+            .iter()
+            .filter(|s| s.starts_with("refroute."))
+            .collect();
+        assert_eq!(
+            refroute.first().map(|s| s.as_str()),
+            api,
+            "{name} advertises only what it serves"
+        );
+        assert!(refroute.len() <= 1, "{name}: {services:?}");
+    }
+    system.shutdown().await;
+}
