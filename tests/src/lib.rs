@@ -61,14 +61,25 @@ pub async fn spawn_system() -> TestSystem {
     spawn_system_with(|_| {}).await
 }
 
-/// Like [`spawn_system`], after `customise` has adjusted the settings (area rules, receiving area).
-pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSystem {
-    try_spawn(customise)
+/// The services started while the broker refuses them (their user has no permissions on the
+/// virtual host yet), as after a broker outage. [`TestSystem::open_broker`] lets them in.
+pub async fn spawn_system_with_broker_closed() -> TestSystem {
+    try_spawn_with(|_| {}, false)
         .await
         .expect("spawning the test system")
 }
 
-async fn try_spawn(customise: impl FnOnce(&mut Settings)) -> anyhow::Result<TestSystem> {
+/// Like [`spawn_system`], after `customise` has adjusted the settings (area rules, receiving area).
+pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSystem {
+    try_spawn_with(customise, true)
+        .await
+        .expect("spawning the test system")
+}
+
+async fn try_spawn_with(
+    customise: impl FnOnce(&mut Settings),
+    broker_open: bool,
+) -> anyhow::Result<TestSystem> {
     let mut settings = Settings::defaults()?;
     settings.telemetry.format = "pretty".into();
     settings.telemetry.filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
@@ -83,7 +94,9 @@ async fn try_spawn(customise: impl FnOnce(&mut Settings)) -> anyhow::Result<Test
 
     let vhost = format!("refroute-test-{id}");
     rabbitmqctl(&["add_vhost", &vhost]).await?;
-    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]).await?;
+    if broker_open {
+        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]).await?;
+    }
     settings.amqp.uri = Secret::new(format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"));
     settings.amqp.outbox_poll_ms = 100;
     settings.amqp.reconnect_initial_ms = 200;
@@ -110,8 +123,16 @@ async fn try_spawn(customise: impl FnOnce(&mut Settings)) -> anyhow::Result<Test
         ),
         running: HashMap::new(),
     };
+    let ready = if broker_open {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
     for name in SERVICES {
-        system.start(name).await?;
+        system.launch(name).await?;
+        system
+            .wait_health(name, ready, Duration::from_secs(30))
+            .await?;
     }
     system.intake = IntakeServiceClient::new(system.channel("intake").await?);
     system.coordinator = CoordinatorServiceClient::new(system.channel("notification").await?);
@@ -121,6 +142,28 @@ async fn try_spawn(customise: impl FnOnce(&mut Settings)) -> anyhow::Result<Test
 impl TestSystem {
     /// Starts (or restarts) one service and waits until its health says SERVING.
     pub async fn start(&mut self, name: &'static str) -> anyhow::Result<()> {
+        self.launch(name).await?;
+        self.wait_health(name, ServingStatus::Serving, Duration::from_secs(30))
+            .await
+    }
+
+    /// Grants the services' broker user its permissions (see [`spawn_system_with_broker_closed`]).
+    pub async fn open_broker(&self) -> anyhow::Result<()> {
+        rabbitmqctl(&[
+            "set_permissions",
+            "-p",
+            &self.vhost,
+            "guest",
+            ".*",
+            ".*",
+            ".*",
+        ])
+        .await?;
+        Ok(())
+    }
+
+    /// Starts one service without waiting for it to be ready.
+    async fn launch(&mut self, name: &'static str) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -137,8 +180,7 @@ impl TestSystem {
             }
         });
         self.running.insert(name, Running { stop, task, addr });
-        self.wait_health(name, ServingStatus::Serving, Duration::from_secs(30))
-            .await
+        Ok(())
     }
 
     /// Stops one service the way SIGTERM does and waits for it to finish.

@@ -267,3 +267,58 @@ async fn an_undecodable_message_is_dead_lettered_without_blocking_the_referrals_
     conn.close(200, ShortString::from("done")).await.unwrap();
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrals_taken_while_the_broker_refuses_the_services_flow_once_it_lets_them_in() {
+    let system = refroute_e2e::spawn_system_with_broker_closed().await;
+    for name in refroute_e2e::SERVICES {
+        assert_eq!(
+            system.health(name).await.unwrap(),
+            ServingStatus::NotServing,
+            "{name}"
+        );
+    }
+    // Intake still takes referrals: they wait in its outbox.
+    let mut intake = system.intake.clone();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let created = intake
+            .create_referral(Sample::new(format!("Outage {i}")).yes(15).request())
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(created.id);
+    }
+    assert_eq!(
+        system
+            .count_until(
+                "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL",
+                3,
+                Duration::ZERO
+            )
+            .await,
+        3
+    );
+
+    system.open_broker().await.unwrap();
+    for id in &ids {
+        assert_eq!(system.outcome(id).await.status(), ReferralStatus::Routed);
+    }
+    for name in refroute_e2e::SERVICES {
+        system
+            .wait_health(name, ServingStatus::Serving, Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        system
+            .count_until(
+                "SELECT count(*) FROM notification.queue_cases",
+                3,
+                Duration::from_secs(10)
+            )
+            .await,
+        3
+    );
+    system.shutdown().await;
+}

@@ -53,6 +53,7 @@ pub async fn run(
         parts.server.api_names(),
         workers,
     );
+    supervisor.mark_not_serving().await;
     let broker = tokio::spawn(supervisor.run(stop.clone()));
     tracing::info!(service = parts.name, addr = %listener.local_addr()?, "serving");
 

@@ -91,9 +91,13 @@ impl Supervisor {
         }
     }
 
-    pub async fn run(self, stop: CancellationToken) {
-        // tonic-health starts the overall status at SERVING; nothing is served until connected.
+    /// tonic-health starts the overall status at SERVING. Call this before the gRPC server
+    /// accepts its first call, so nobody is told SERVING before the broker is connected.
+    pub async fn mark_not_serving(&self) {
         self.report(ServingStatus::NotServing).await;
+    }
+
+    pub async fn run(self, stop: CancellationToken) {
         let initial = Duration::from_millis(self.settings.reconnect_initial_ms);
         let max = Duration::from_millis(self.settings.reconnect_max_ms);
         let mut backoff = initial;
