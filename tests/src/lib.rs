@@ -168,7 +168,7 @@ impl TestSystem {
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let settings = self.settings.clone();
-        let pool = db::connect(&settings.database).await?;
+        let pool = db::connect_as_service(&settings.database, name).await?;
         let token = stop.clone();
         let task = tokio::spawn(async move {
             match name {

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    refroute_platform::service::launch(|s| &s.intake, refroute_intake::run).await
+    refroute_platform::service::launch("intake", |s| &s.intake, refroute_intake::run).await
 }

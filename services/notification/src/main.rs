@@ -1,4 +1,9 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    refroute_platform::service::launch(|s| &s.notification, refroute_notification::run).await
+    refroute_platform::service::launch(
+        "notification",
+        |s| &s.notification,
+        refroute_notification::run,
+    )
+    .await
 }

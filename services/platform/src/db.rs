@@ -17,6 +17,28 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error>
         .await
 }
 
+/// A pool whose every connection acts as `refroute_<service>`, which may touch only that
+/// service's schema (see the service_roles migration). The configured user must be allowed to
+/// `SET ROLE` to it (a superuser, or a member of the role).
+pub async fn connect_as_service(
+    settings: &DatabaseSettings,
+    service: &'static str,
+) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SET ROLE refroute_{service}")))
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(settings.url.expose())
+        .await
+}
+
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }

@@ -82,16 +82,20 @@ pub async fn run(
 const DRAIN_LIMIT: Duration = Duration::from_secs(20);
 
 /// A service binary's `main`: configuration, telemetry, database, listener, SIGTERM.
-pub async fn launch<F, Fut>(grpc: fn(&Settings) -> &GrpcSettings, run: F) -> anyhow::Result<()>
+pub async fn launch<F, Fut>(
+    name: &'static str,
+    grpc: fn(&Settings) -> &GrpcSettings,
+    run: F,
+) -> anyhow::Result<()>
 where
     F: FnOnce(Settings, PgPool, TcpListener, CancellationToken) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let settings = Settings::load().context("loading configuration")?;
     telemetry::init(&settings.telemetry);
-    let pool = db::connect(&settings.database)
+    let pool = db::connect_as_service(&settings.database, name)
         .await
-        .context("connecting to PostgreSQL")?;
+        .context("connecting to PostgreSQL as the service's role (has `refroute migrate` run?)")?;
     let listener = bind(&grpc(&settings).grpc_addr).await?;
     run(settings, pool, listener, shutdown::on_signal()).await
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    refroute_platform::service::launch(|s| &s.transfer, refroute_transfer::run).await
+    refroute_platform::service::launch("transfer", |s| &s.transfer, refroute_transfer::run).await
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    refroute_platform::service::launch(|s| &s.triage, refroute_triage::run).await
+    refroute_platform::service::launch("triage", |s| &s.triage, refroute_triage::run).await
 }
