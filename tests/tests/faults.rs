@@ -322,3 +322,55 @@ async fn referrals_taken_while_the_broker_refuses_the_services_flow_once_it_lets
     );
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_published_events_and_applied_ids_are_pruned_and_nothing_else() {
+    let system = refroute_e2e::spawn_system_with(|s| s.retention.prune_interval_secs = 1).await;
+    let mut intake = system.intake.clone();
+    let created = intake
+        .create_referral(Sample::new("Recent Referral").yes(15).request())
+        .await
+        .unwrap()
+        .into_inner();
+    system.outcome(&created.id).await;
+    // Age one published event and one applied id past their retention.
+    sqlx::query("INSERT INTO intake.outbox (message_id, routing_key, message_type, correlation_id, traceparent, payload, published_at) VALUES ($1, 'x', 'x', 'x', 'x', '', now() - interval '8 days')")
+        .bind(uuid::Uuid::now_v7())
+        .execute(&system.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO triage.inbox (consumer, message_id, received_at) VALUES ('triage.referral-received', $1, now() - interval '31 days')")
+        .bind(uuid::Uuid::now_v7())
+        .execute(&system.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        system
+            .count_until(
+                "SELECT count(*) FROM intake.outbox",
+                1,
+                Duration::from_secs(10)
+            )
+            .await,
+        1
+    );
+    assert_eq!(
+        system
+            .count_until(
+                "SELECT count(*) FROM triage.inbox",
+                1,
+                Duration::from_secs(10)
+            )
+            .await,
+        1
+    );
+    // The recent ones stay.
+    let (recent,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM intake.outbox WHERE correlation_id = $1")
+            .bind(&created.id)
+            .fetch_one(&system.pool)
+            .await
+            .unwrap();
+    assert_eq!(recent, 1);
+    system.shutdown().await;
+}

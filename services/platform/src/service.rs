@@ -38,6 +38,12 @@ pub async fn run(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let connection_name = format!("refroute-{}", parts.name);
+    let housekeeping = tokio::spawn(crate::messaging::housekeeping::run(
+        pool.clone(),
+        parts.outbox.schema(),
+        settings.retention.clone(),
+        stop.clone(),
+    ));
     let relay = parts.outbox.relay(
         pool,
         settings.amqp.exchange.clone(),
@@ -74,6 +80,7 @@ pub async fn run(
             "broker supervisor did not stop within {DRAIN_LIMIT:?}"
         ),
     }
+    housekeeping.await?;
     tracing::info!(service = parts.name, "stopped");
     Ok(())
 }

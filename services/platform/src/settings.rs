@@ -40,7 +40,15 @@ pub struct Settings {
     pub triage: GrpcSettings,
     pub transfer: GrpcSettings,
     pub notification: GrpcSettings,
+    pub retention: RetentionSettings,
     pub rules: RuleSetConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RetentionSettings {
+    pub outbox_published_hours: u32,
+    pub inbox_hours: u32,
+    pub prune_interval_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -4,6 +4,7 @@
 
 pub mod consumer;
 pub mod events;
+pub mod housekeeping;
 pub mod inbox;
 pub mod outbox;
 pub mod supervisor;

@@ -64,6 +64,10 @@ impl Outbox {
         Ok(message_id)
     }
 
+    pub fn schema(&self) -> &'static str {
+        self.schema
+    }
+
     /// Call after the transaction commits, so the relay publishes without waiting for its poll.
     pub fn notify_committed(&self) {
         self.wake.notify_one();
