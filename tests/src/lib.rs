@@ -268,6 +268,22 @@ impl TestSystem {
         self.settings.amqp.uri.expose().to_string()
     }
 
+    /// Posts a referral as a police system would; panics on refusal.
+    pub async fn submit(&self, sample: Sample) -> Referral {
+        self.intake
+            .clone()
+            .create_referral(sample.request())
+            .await
+            .expect("CreateReferral")
+            .into_inner()
+    }
+
+    /// Posts a referral and waits for triage's decision.
+    pub async fn decide(&self, sample: Sample) -> Referral {
+        let created = self.submit(sample).await;
+        self.outcome(&created.id).await
+    }
+
     /// Waits until triage has decided `id` and intake knows it.
     pub async fn outcome(&self, id: &str) -> Referral {
         let mut intake = self.intake.clone();

@@ -20,16 +20,9 @@ async fn a_watcher_receives_a_case_routed_after_it_connected() {
 
     let mut intake = system.intake.clone();
     // A case for Hackney first: the City's watcher must not see it.
-    let elsewhere = intake
-        .create_referral(
-            Sample::new("Wendy Elsewhere")
-                .yes(18)
-                .lives_in("E09000012")
-                .request(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let elsewhere = system
+        .submit(Sample::new("Wendy Elsewhere").yes(18).lives_in("E09000012"))
+        .await;
     system.outcome(&elsewhere.id).await;
     let sample = Sample::new("Willa Watched").yes(17).reference("COLP-77");
     let created = intake
@@ -78,14 +71,11 @@ async fn a_watcher_receives_a_case_routed_after_it_connected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_pages_in_arrival_order_and_personal_data_is_sealed_at_rest() {
     let system = spawn_system().await;
-    let mut intake = system.intake.clone();
     let mut ids = Vec::new();
     for i in 0..5 {
-        let created = intake
-            .create_referral(Sample::new(format!("Paige Page{i}")).yes(16).request())
-            .await
-            .unwrap()
-            .into_inner();
+        let created = system
+            .submit(Sample::new(format!("Paige Page{i}")).yes(16))
+            .await;
         system.outcome(&created.id).await;
         ids.push(created.id);
     }

@@ -130,14 +130,11 @@ async fn saw_status(
 async fn referrals_posted_while_triage_is_stopped_are_routed_once_it_returns() {
     let mut system = spawn_system().await;
     system.stop("triage").await.unwrap();
-    let mut intake = system.intake.clone();
     let mut ids = Vec::new();
     for i in 0..5 {
-        let created = intake
-            .create_referral(Sample::new(format!("Paused {i}")).yes(15).request())
-            .await
-            .unwrap()
-            .into_inner();
+        let created = system
+            .submit(Sample::new(format!("Paused {i}")).yes(15))
+            .await;
         ids.push(created.id);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -208,13 +205,10 @@ async fn an_undecodable_message_is_dead_lettered_without_blocking_the_referrals_
             .unwrap();
     }
 
-    let mut intake = system.intake.clone();
     for i in 0..3 {
-        let created = intake
-            .create_referral(Sample::new(format!("Behind Poison {i}")).yes(15).request())
-            .await
-            .unwrap()
-            .into_inner();
+        let created = system
+            .submit(Sample::new(format!("Behind Poison {i}")).yes(15))
+            .await;
         assert_eq!(
             system.outcome(&created.id).await.status(),
             ReferralStatus::Routed
@@ -279,14 +273,11 @@ async fn referrals_taken_while_the_broker_refuses_the_services_flow_once_it_lets
         );
     }
     // Intake still takes referrals: they wait in its outbox.
-    let mut intake = system.intake.clone();
     let mut ids = Vec::new();
     for i in 0..3 {
-        let created = intake
-            .create_referral(Sample::new(format!("Outage {i}")).yes(15).request())
-            .await
-            .unwrap()
-            .into_inner();
+        let created = system
+            .submit(Sample::new(format!("Outage {i}")).yes(15))
+            .await;
         ids.push(created.id);
     }
     assert_eq!(
@@ -326,12 +317,7 @@ async fn referrals_taken_while_the_broker_refuses_the_services_flow_once_it_lets
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_published_events_and_applied_ids_are_pruned_and_nothing_else() {
     let system = refroute_e2e::spawn_system_with(|s| s.retention.prune_interval_secs = 1).await;
-    let mut intake = system.intake.clone();
-    let created = intake
-        .create_referral(Sample::new("Recent Referral").yes(15).request())
-        .await
-        .unwrap()
-        .into_inner();
+    let created = system.submit(Sample::new("Recent Referral").yes(15)).await;
     system.outcome(&created.id).await;
     // Age one published event and one applied id past their retention.
     sqlx::query("INSERT INTO intake.outbox (message_id, routing_key, message_type, correlation_id, traceparent, payload, published_at) VALUES ($1, 'x', 'x', 'x', 'x', '', now() - interval '8 days')")

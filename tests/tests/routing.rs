@@ -73,14 +73,11 @@ async fn each_criterion_reaches_the_marac_queue_with_its_criterion_and_reason() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirteen_yes_answers_alone_are_below_threshold_and_fourteen_are_not() {
     let system = spawn_system().await;
-    let mut intake = system.intake.clone();
     let mut outcomes = Vec::new();
     for yes in [13, 14, 15] {
-        let created = intake
-            .create_referral(Sample::new(format!("Boundary {yes}")).yes(yes).request())
-            .await
-            .unwrap()
-            .into_inner();
+        let created = system
+            .submit(Sample::new(format!("Boundary {yes}")).yes(yes))
+            .await;
         outcomes.push((yes, system.outcome(&created.id).await));
     }
     let (_, thirteen) = &outcomes[0];
@@ -123,17 +120,9 @@ async fn thirteen_yes_answers_alone_are_below_threshold_and_fourteen_are_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_victim_living_in_another_borough_produces_transfer_requested_for_that_borough() {
     let system = spawn_system().await;
-    let mut intake = system.intake.clone();
-    let created = intake
-        .create_referral(
-            Sample::new("Tess Transfer")
-                .yes(16)
-                .lives_in(HACKNEY)
-                .request(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let created = system
+        .submit(Sample::new("Tess Transfer").yes(16).lives_in(HACKNEY))
+        .await;
     let decided = system.outcome(&created.id).await;
     assert_eq!(decided.status(), ReferralStatus::TransferRequested);
     let d = decided.decision.unwrap();
@@ -164,33 +153,18 @@ async fn a_victim_living_in_another_borough_produces_transfer_requested_for_that
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeat_within_twelve_months_is_detected_from_earlier_referrals() {
     let system = spawn_system().await;
-    let mut intake = system.intake.clone();
-    let first = intake
-        .create_referral(
-            Sample::new("Rita Repeat")
-                .yes(15)
-                .incident_days_ago(20)
-                .request(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let first = system
+        .submit(Sample::new("Rita Repeat").yes(15).incident_days_ago(20))
+        .await;
     assert_eq!(
         system.outcome(&first.id).await.status(),
         ReferralStatus::Routed
     );
 
     // Same victim, differently typed; a new incident with a low score.
-    let again = intake
-        .create_referral(
-            Sample::new("  rita   REPEAT ")
-                .yes(1)
-                .incident_days_ago(0)
-                .request(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let again = system
+        .submit(Sample::new("  rita   REPEAT ").yes(1).incident_days_ago(0))
+        .await;
     let decided = system.outcome(&again.id).await;
     let d = decided.decision.clone().unwrap();
     assert_eq!(decided.status(), ReferralStatus::Routed, "{}", d.reason);
@@ -198,16 +172,9 @@ async fn a_repeat_within_twelve_months_is_detected_from_earlier_referrals() {
     assert!(d.reason.contains("referred to MARAC on"), "{}", d.reason);
 
     // Someone else with the same low score is not a repeat.
-    let other = intake
-        .create_referral(
-            Sample::new("Rita Other")
-                .yes(1)
-                .incident_days_ago(0)
-                .request(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let other = system
+        .submit(Sample::new("Rita Other").yes(1).incident_days_ago(0))
+        .await;
     assert_eq!(
         system.outcome(&other.id).await.status(),
         ReferralStatus::BelowThreshold
@@ -228,27 +195,12 @@ async fn each_area_applies_its_own_configured_threshold() {
         );
     })
     .await;
-    let mut intake = system.intake.clone();
-    let fourteen = intake
-        .create_referral(
-            Sample::new("Hana Fourteen")
-                .yes(14)
-                .lives_in(HACKNEY)
-                .request(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
-    let fifteen = intake
-        .create_referral(
-            Sample::new("Hana Fifteen")
-                .yes(15)
-                .lives_in(HACKNEY)
-                .request(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let fourteen = system
+        .submit(Sample::new("Hana Fourteen").yes(14).lives_in(HACKNEY))
+        .await;
+    let fifteen = system
+        .submit(Sample::new("Hana Fifteen").yes(15).lives_in(HACKNEY))
+        .await;
     let low = system.outcome(&fourteen.id).await;
     assert_eq!(low.status(), ReferralStatus::BelowThreshold);
     assert!(
