@@ -14,6 +14,9 @@ rabbitmqctl list_vhosts -q 2>/dev/null | grep -E '^refroute-(test|smoke)' | whil
   rabbitmqctl delete_vhost "$vhost" >/dev/null
 done
 
+# The fault tests SIGKILL the real service binaries.
+cargo build --bins
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace
 else

@@ -147,6 +147,77 @@ impl TestSystem {
             .await
     }
 
+    /// Runs `name` as its real binary (`target/<profile>/refroute-<name>`, built by
+    /// `cargo build --bins`), configured like the in-process services, so a test can SIGKILL it.
+    pub async fn spawn_binary(
+        &self,
+        name: &str,
+    ) -> anyhow::Result<(tokio::process::Child, SocketAddr)> {
+        let exe = std::env::current_exe()?;
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .context("test binary has no target directory")?;
+        let binary = profile_dir.join(format!("refroute-{name}"));
+        if !binary.exists() {
+            bail!(
+                "{} is missing: run `cargo build --bins` first (deploy/test.sh does)",
+                binary.display()
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let s = &self.settings;
+        let child = Command::new(binary)
+            .env("REFROUTE__DATABASE__URL", s.database.url.expose())
+            .env(
+                "REFROUTE__DATABASE__MAX_CONNECTIONS",
+                s.database.max_connections.to_string(),
+            )
+            .env("REFROUTE__AMQP__URI", s.amqp.uri.expose())
+            .env(
+                "REFROUTE__AMQP__OUTBOX_POLL_MS",
+                s.amqp.outbox_poll_ms.to_string(),
+            )
+            .env(
+                "REFROUTE__AMQP__RECONNECT_INITIAL_MS",
+                s.amqp.reconnect_initial_ms.to_string(),
+            )
+            .env("REFROUTE__TELEMETRY__FILTER", "warn")
+            .env(
+                format!("REFROUTE__{}__GRPC_ADDR", name.to_uppercase()),
+                addr.to_string(),
+            )
+            .env_remove("REFROUTE_CONFIG")
+            .kill_on_drop(true)
+            .spawn()?;
+        let start = Instant::now();
+        loop {
+            let serving = async {
+                let channel = Channel::from_shared(format!("http://{addr}"))?
+                    .connect()
+                    .await?;
+                let status = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await?
+                    .into_inner()
+                    .status();
+                anyhow::Ok(status == ServingStatus::Serving)
+            };
+            if serving.await.unwrap_or(false) {
+                return Ok((child, addr));
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("refroute-{name} did not become SERVING within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Grants the services' broker user its permissions (see [`spawn_system_with_broker_closed`]).
     pub async fn open_broker(&self) -> anyhow::Result<()> {
         rabbitmqctl(&[

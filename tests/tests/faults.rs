@@ -360,3 +360,73 @@ async fn old_published_events_and_applied_ids_are_pruned_and_nothing_else() {
     assert_eq!(recent, 1);
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() {
+    const REFERRALS: usize = 30;
+    let mut system = spawn_system().await;
+    // Swap the in-process triage for the real binary, which can be SIGKILLed.
+    system.stop("triage").await.unwrap();
+    let (mut triage, _) = system.spawn_binary("triage").await.unwrap();
+
+    let intake = system.intake.clone();
+    let submitter = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for i in 0..REFERRALS {
+            let request = Sample::new(format!("Killed Mid Stream {i}"))
+                .yes(16)
+                .request();
+            ids.push(
+                intake
+                    .clone()
+                    .create_referral(request)
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .id,
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ids
+    });
+
+    // Kill it twice while referrals are in flight, with no chance to finish or ack anything.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        triage.kill().await.unwrap();
+        triage = system.spawn_binary("triage").await.unwrap().0;
+    }
+    let submitted = submitter.await.unwrap();
+
+    let queued = system
+        .count_until(
+            "SELECT count(*) FROM notification.queue_cases",
+            REFERRALS as i64,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(queued, REFERRALS as i64);
+    let queue: BTreeSet<String> = system
+        .queue("E09000001")
+        .await
+        .into_iter()
+        .map(|c| c.referral_id)
+        .collect();
+    assert_eq!(queue, submitted.iter().cloned().collect::<BTreeSet<_>>());
+    for sql in [
+        "SELECT count(*) FROM triage.decisions",
+        "SELECT count(*) FROM triage.outbox",
+        "SELECT count(DISTINCT correlation_id) FROM triage.outbox",
+        "SELECT count(*) FROM triage.marac_referrals",
+    ] {
+        assert_eq!(
+            system
+                .count_until(sql, REFERRALS as i64, Duration::ZERO)
+                .await,
+            REFERRALS as i64,
+            "{sql}"
+        );
+    }
+    triage.kill().await.unwrap();
+    system.shutdown().await;
+}
