@@ -131,3 +131,58 @@ async fn the_queue_pages_in_arrival_order_and_personal_data_is_sealed_at_rest() 
     assert_eq!(n, 5);
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_on_one_replica_sees_cases_queued_by_another() {
+    let system = spawn_system().await;
+    // A second notification replica, as a real process, consuming the same queue.
+    let (mut replica, addr) = system.spawn_binary("notification").await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut coordinator =
+        refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient::new(channel);
+    let mut stream = coordinator
+        .watch_queue(WatchQueueRequest {
+            area_code: "E09000001".into(),
+            panel: Panel::Marac as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut submitted = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        submitted.insert(
+            system
+                .submit(Sample::new(format!("Replica Watch {i}")).yes(16))
+                .await
+                .id,
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < submitted.len() {
+        let case = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .expect("cases keep arriving")
+            .expect("stream open")
+            .expect("a case");
+        seen.insert(case.referral_id);
+    }
+    assert_eq!(seen, submitted);
+    // Whichever replica consumed each event, every case is queued once.
+    assert_eq!(
+        system
+            .count_until(
+                "SELECT count(*) FROM notification.queue_cases",
+                6,
+                Duration::from_secs(10)
+            )
+            .await,
+        6
+    );
+    replica.kill().await.unwrap();
+    system.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! Notification: owns the coordinator queues. A routed referral becomes a case in the queue of
 //! its panel and area; coordinators list it, read it, and watch the queue live.
 
+pub mod announce;
 pub mod coordinator;
 pub mod queue;
 
@@ -38,7 +39,7 @@ pub async fn run(
     let consumers = vec![Worker::consumer(
         topology::NOTIFICATION_REFERRAL_ROUTED.name,
         settings.amqp.prefetch,
-        Arc::new(queue::RoutedHandler::new(store, routed)),
+        Arc::new(queue::RoutedHandler::new(store.clone())),
     )];
     let parts = service::Parts {
         name: "notification",
@@ -46,5 +47,8 @@ pub async fn run(
         outbox,
         consumers,
     };
-    service::run(parts, &settings, pool, listener, stop).await
+    let announcer = tokio::spawn(announce::announce_queued_cases(store, routed, stop.clone()));
+    let served = service::run(parts, &settings, pool, listener, stop).await;
+    announcer.await?;
+    served
 }

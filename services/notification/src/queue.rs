@@ -8,7 +8,6 @@ use refroute_platform::messaging::{Event, HandleError, Handler, Incoming, inbox}
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::{Case, Panel, ReferralRouted, referral};
 use sqlx::PgPool;
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 const CONSUMER: &str = "notification.referral-routed";
@@ -111,15 +110,18 @@ impl QueueStore {
     }
 }
 
+/// PostgreSQL channel on which a newly queued case's referral id is announced at commit, so
+/// that every notification replica can tell its own watchers.
+pub const QUEUED_CHANNEL: &str = "refroute_queue_cases";
+
 /// Consumes `referral.routed` into the queue of the decision's area and panel.
 pub struct RoutedHandler {
     store: QueueStore,
-    routed: broadcast::Sender<Case>,
 }
 
 impl RoutedHandler {
-    pub fn new(store: QueueStore, routed: broadcast::Sender<Case>) -> Self {
-        Self { store, routed }
+    pub fn new(store: QueueStore) -> Self {
+        Self { store }
     }
 }
 
@@ -145,7 +147,7 @@ fn to_case(event: ReferralRouted) -> Result<Case, HandleError> {
 
 impl Handler for RoutedHandler {
     async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
-        let mut case = to_case(ReferralRouted::decode(message.payload.as_slice())?)?;
+        let case = to_case(ReferralRouted::decode(message.payload.as_slice())?)?;
         let referral_id: Uuid = case
             .referral_id
             .parse()
@@ -176,12 +178,17 @@ impl Handler for RoutedHandler {
         .bind(sealed)
         .fetch_optional(&mut *tx)
         .await?;
+        if routed_at.is_some() {
+            // Delivered to listeners only if, and when, this transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(QUEUED_CHANNEL)
+                .bind(&case.referral_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        if let Some((at,)) = routed_at {
-            case.route_time = Some(timestamp(at));
+        if routed_at.is_some() {
             tracing::info!(area = %case.area_code, panel = panel.as_str_name(), criterion, "case queued for coordinator");
-            // No watcher is not an error: the case is in the queue either way.
-            let _ = self.routed.send(case);
         }
         Ok(())
     }
