@@ -14,7 +14,8 @@ const N: usize = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn referrals_arrive_exactly_once_when_broker_connections_are_force_closed_mid_stream() {
-    let system = spawn_system().await;
+    // A reconnect delay long enough that the NOT_SERVING window is seen even on a busy machine.
+    let system = refroute_e2e::spawn_system_with(|s| s.amqp.reconnect_initial_ms = 1000).await;
 
     // Submit a steady stream of referrals in the background.
     let mut intake = system.intake.clone();
