@@ -32,6 +32,7 @@ export REFROUTE__INTAKE__GRPC_ADDR=127.0.0.1:51051
 export REFROUTE__TRIAGE__GRPC_ADDR=127.0.0.1:51052
 export REFROUTE__TRANSFER__GRPC_ADDR=127.0.0.1:51053
 export REFROUTE__NOTIFICATION__GRPC_ADDR=127.0.0.1:51054
+for svc in INTAKE TRIAGE TRANSFER NOTIFICATION; do export "REFROUTE__${svc}__METRICS_ADDR=127.0.0.1:0"; done
 bash deploy/run.sh --exit-after-demo
 rabbitmqctl delete_vhost refroute-smoke >/dev/null
 psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE refroute_smoke WITH (FORCE)'

@@ -26,6 +26,23 @@ struct Running {
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     addr: SocketAddr,
+    metrics: SocketAddr,
+}
+
+fn grpc_settings<'a>(
+    settings: &'a mut Settings,
+    name: &str,
+) -> &'a mut refroute_platform::settings::GrpcSettings {
+    match name {
+        "intake" => &mut settings.intake,
+        "triage" => &mut settings.triage,
+        "transfer" => &mut settings.transfer,
+        _ => &mut settings.notification,
+    }
+}
+
+fn free_port() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 pub struct TestSystem {
@@ -190,6 +207,10 @@ impl TestSystem {
                 format!("REFROUTE__{}__GRPC_ADDR", name.to_uppercase()),
                 addr.to_string(),
             )
+            .env(
+                format!("REFROUTE__{}__METRICS_ADDR", name.to_uppercase()),
+                "127.0.0.1:0",
+            )
             .env_remove("REFROUTE_CONFIG")
             .kill_on_drop(true)
             .spawn()?;
@@ -238,7 +259,9 @@ impl TestSystem {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
-        let settings = self.settings.clone();
+        let mut settings = self.settings.clone();
+        let metrics = free_port()?;
+        grpc_settings(&mut settings, name).metrics_addr = metrics.to_string();
         let pool = db::connect_as_service(&settings.database, name).await?;
         let token = stop.clone();
         let task = tokio::spawn(async move {
@@ -250,7 +273,15 @@ impl TestSystem {
                 other => bail!("no service {other}"),
             }
         });
-        self.running.insert(name, Running { stop, task, addr });
+        self.running.insert(
+            name,
+            Running {
+                stop,
+                task,
+                addr,
+                metrics,
+            },
+        );
         Ok(())
     }
 
@@ -262,6 +293,21 @@ impl TestSystem {
             Ok(finished) => finished?,
             Err(_) => bail!("{name} did not stop within 60 s of its shutdown signal"),
         }
+    }
+
+    /// What Prometheus would scrape from `name`'s `/metrics`.
+    pub async fn scrape(&self, name: &str) -> anyhow::Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.running[name].metrics).await?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: refroute\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        if !response.starts_with("HTTP/1.1 200") {
+            bail!("metrics answered: {response}");
+        }
+        Ok(response)
     }
 
     pub fn addr(&self, name: &str) -> SocketAddr {

@@ -63,3 +63,36 @@ async fn every_service_serves_health_and_reflection() {
     }
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_decisions_and_show_the_outbox_backlog() {
+    let system = spawn_system().await;
+    for i in 0..2 {
+        system
+            .decide(refroute_e2e::Sample::new(format!("Metric {i}")).yes(16))
+            .await;
+    }
+    let wanted = [
+        "refroute_decisions_total{pathway=\"DOMESTIC_ABUSE\",outcome=\"OUTCOME_ROUTED\",criterion=\"CRITERION_VISIBLE_HIGH_RISK\"} 2",
+        "refroute_messages_total{queue=\"triage.referral-received\",result=\"acked\"} 2",
+        "refroute_events_published_total{routing_key=\"referral.routed.v1\"} 2",
+        "refroute_outbox_pending{schema=\"triage\"} 0",
+        "refroute_broker_connected 1",
+        "refroute_database_up 1",
+    ];
+    // The relay confirms asynchronously; give it a moment to drain.
+    let start = std::time::Instant::now();
+    loop {
+        let text = system.scrape("triage").await.unwrap();
+        let missing: Vec<&&str> = wanted.iter().filter(|w| !text.contains(**w)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "missing {missing:?} in:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    system.shutdown().await;
+}

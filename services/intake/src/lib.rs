@@ -58,6 +58,7 @@ pub async fn run(
         server,
         outbox,
         consumers,
+        metrics_addr: settings.intake.metrics_addr.clone(),
     };
     service::run(parts, &settings, pool, listener, stop).await
 }

@@ -46,6 +46,7 @@ pub async fn run(
         server,
         outbox,
         consumers,
+        metrics_addr: settings.notification.metrics_addr.clone(),
     };
     let announcer = tokio::spawn(announce::announce_queued_cases(store, routed, stop.clone()));
     let served = service::run(parts, &settings, pool, listener, stop).await;

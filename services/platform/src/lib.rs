@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod grpc;
 pub mod messaging;
+pub mod metrics;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

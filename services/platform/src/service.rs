@@ -27,6 +27,8 @@ pub struct Parts {
     pub server: GrpcServer,
     pub outbox: Outbox,
     pub consumers: Vec<Worker>,
+    /// Where `GET /metrics` is served.
+    pub metrics_addr: String,
 }
 
 /// Runs the gRPC server and the broker supervisor until `stop`, then waits for both to drain.
@@ -38,6 +40,13 @@ pub async fn run(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let connection_name = format!("refroute-{}", parts.name);
+    let metrics_listener = bind(&parts.metrics_addr).await?;
+    let metrics = tokio::spawn(crate::metrics::serve(
+        metrics_listener,
+        pool.clone(),
+        parts.outbox.schema(),
+        stop.clone(),
+    ));
     let housekeeping = tokio::spawn(crate::messaging::housekeeping::run(
         pool.clone(),
         parts.outbox.schema(),
@@ -81,6 +90,7 @@ pub async fn run(
         ),
     }
     housekeeping.await?;
+    metrics.await??;
     tracing::info!(service = parts.name, "stopped");
     Ok(())
 }

@@ -88,6 +88,8 @@ pub struct PartnershipSettings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct GrpcSettings {
     pub grpc_addr: String,
+    /// Where Prometheus scrapes `GET /metrics`.
+    pub metrics_addr: String,
     pub max_request_bytes: usize,
 }
 

@@ -86,6 +86,7 @@ pub async fn run(
         server,
         outbox,
         consumers,
+        metrics_addr: settings.transfer.metrics_addr.clone(),
     };
     service::run(parts, &settings, pool, listener, stop).await
 }

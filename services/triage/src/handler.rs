@@ -153,6 +153,20 @@ impl Handler for TriageHandler {
         }
         tx.commit().await?;
         self.outbox.notify_committed();
+        refroute_platform::metrics::increment(
+            "refroute_decisions_total",
+            &[
+                ("pathway", "DOMESTIC_ABUSE"),
+                ("outcome", case::outcome(decision.outcome).as_str_name()),
+                (
+                    "criterion",
+                    decision
+                        .criterion
+                        .map(|c| case::criterion(c).as_str_name())
+                        .unwrap_or("NONE"),
+                ),
+            ],
+        );
         tracing::info!(
             outcome = ?decision.outcome,
             criterion = ?decision.criterion,

@@ -49,6 +49,7 @@ pub async fn run(
         server,
         outbox,
         consumers,
+        metrics_addr: settings.triage.metrics_addr.clone(),
     };
     service::run(parts, &settings, pool, listener, stop).await
 }

@@ -140,6 +140,7 @@ async fn settle<H: Handler>(
                 .acker
                 .reject(BasicRejectOptions { requeue: false })
                 .await?;
+            settled(queue, "dead_lettered");
             return Ok(());
         }
     };
@@ -156,6 +157,7 @@ async fn settle<H: Handler>(
         match handler.handle(&incoming).instrument(span.clone()).await {
             Ok(()) => {
                 delivery.acker.ack(BasicAckOptions::default()).await?;
+                settled(queue, "acked");
                 return Ok(());
             }
             Err(HandleError::Permanent(e)) => {
@@ -166,9 +168,11 @@ async fn settle<H: Handler>(
                     .acker
                     .reject(BasicRejectOptions { requeue: false })
                     .await?;
+                settled(queue, "dead_lettered");
                 return Ok(());
             }
             Err(HandleError::Transient(e)) => {
+                settled(queue, "retried");
                 span.in_scope(|| tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "transient failure; retrying"));
                 tokio::select! {
                     _ = stop.cancelled() => {
@@ -181,4 +185,11 @@ async fn settle<H: Handler>(
             }
         }
     }
+}
+
+fn settled(queue: &'static str, result: &'static str) {
+    crate::metrics::increment(
+        "refroute_messages_total",
+        &[("queue", queue), ("result", result)],
+    );
 }

@@ -202,9 +202,19 @@ impl Relay {
         let mut published = Vec::with_capacity(rows.len());
         for (row, confirm) in confirms {
             match confirm.await? {
-                Confirmation::Ack(None) => published.push(row.id),
+                Confirmation::Ack(None) => {
+                    crate::metrics::increment(
+                        "refroute_events_published_total",
+                        &[("routing_key", &row.routing_key)],
+                    );
+                    published.push(row.id)
+                }
                 Confirmation::Ack(Some(returned)) => {
                     held_back += 1;
+                    crate::metrics::increment(
+                        "refroute_events_unroutable_total",
+                        &[("routing_key", &row.routing_key)],
+                    );
                     tracing::error!(
                         alarm = "unroutable_event",
                         message_id = %row.message_id,

@@ -193,6 +193,7 @@ impl Supervisor {
     }
 
     async fn report(&self, status: ServingStatus) {
+        crate::metrics::set_broker_connected(status == ServingStatus::Serving);
         self.health.set_service_status("", status).await;
         for name in &self.health_services {
             self.health.set_service_status(name, status).await;
