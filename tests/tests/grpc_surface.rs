@@ -96,3 +96,24 @@ async fn metrics_count_decisions_and_show_the_outbox_backlog() {
     }
     system.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_binary_stops_cleanly_on_sigterm() {
+    let system = spawn_system().await;
+    for name in ["intake", "notification"] {
+        let (mut child, _) = system.spawn_binary(name).await.unwrap();
+        let pid = child.id().expect("running").to_string();
+        let signalled = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(signalled.success());
+        let exit = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+            .await
+            .expect("exits within 30 s of SIGTERM")
+            .unwrap();
+        assert!(exit.success(), "{name} exited with {exit}");
+    }
+    system.shutdown().await;
+}

@@ -48,8 +48,15 @@ pub async fn run(
         consumers,
         metrics_addr: settings.notification.metrics_addr.clone(),
     };
-    let announcer = tokio::spawn(announce::announce_queued_cases(store, routed, stop.clone()));
+    // The announcer stops with the service, however the service stops.
+    let announcing = stop.child_token();
+    let announcer = tokio::spawn(announce::announce_queued_cases(
+        store,
+        routed,
+        announcing.clone(),
+    ));
     let served = service::run(parts, &settings, pool, listener, stop).await;
+    announcing.cancel();
     announcer.await?;
     served
 }

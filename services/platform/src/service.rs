@@ -39,6 +39,9 @@ pub async fn run(
     listener: TcpListener,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Cancelled by the caller's signal, or here if the gRPC server fails, so that nothing the
+    // service started outlives it.
+    let stop = stop.child_token();
     let connection_name = format!("refroute-{}", parts.name);
     let metrics_listener = bind(&parts.metrics_addr).await?;
     let metrics = tokio::spawn(crate::metrics::serve(
@@ -78,19 +81,30 @@ pub async fn run(
         stop.cancelled().await;
         tokio::time::sleep(DRAIN_LIMIT).await;
     };
-    tokio::select! {
-        served = parts.server.serve(listener, stop.clone()) => served?,
-        _ = deadline => tracing::warn!(service = parts.name, "calls still open after {DRAIN_LIMIT:?}; stopping anyway"),
+    let served = tokio::select! {
+        served = parts.server.serve(listener, stop.clone()) => served,
+        _ = deadline => {
+            tracing::warn!(service = parts.name, "calls still open after {DRAIN_LIMIT:?}; stopping anyway");
+            Ok(())
+        }
+    };
+    stop.cancel();
+    for (what, task) in [("broker supervisor", broker), ("pruning", housekeeping)] {
+        if tokio::time::timeout(DRAIN_LIMIT, task).await.is_err() {
+            tracing::warn!(
+                service = parts.name,
+                "{what} did not stop within {DRAIN_LIMIT:?}"
+            );
+        }
     }
-    match tokio::time::timeout(DRAIN_LIMIT, broker).await {
-        Ok(joined) => joined?,
+    match tokio::time::timeout(DRAIN_LIMIT, metrics).await {
+        Ok(joined) => joined??,
         Err(_) => tracing::warn!(
             service = parts.name,
-            "broker supervisor did not stop within {DRAIN_LIMIT:?}"
+            "metrics endpoint did not stop within {DRAIN_LIMIT:?}"
         ),
     }
-    housekeeping.await?;
-    metrics.await??;
+    served?;
     tracing::info!(service = parts.name, "stopped");
     Ok(())
 }
