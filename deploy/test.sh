@@ -24,14 +24,15 @@ else
 fi
 
 echo "== quick start smoke run (deploy/run.sh --exit-after-demo) =="
+# Ports below the kernel's ephemeral range, so no client socket of the tests can hold them.
 rabbitmqctl add_vhost refroute-smoke >/dev/null
 rabbitmqctl set_permissions -p refroute-smoke guest '.*' '.*' '.*' >/dev/null
 export REFROUTE__DATABASE__URL=postgres://postgres@127.0.0.1:5432/refroute_smoke
 export REFROUTE__AMQP__URI=amqp://guest:guest@127.0.0.1:5672/refroute-smoke
-export REFROUTE__INTAKE__GRPC_ADDR=127.0.0.1:51051
-export REFROUTE__TRIAGE__GRPC_ADDR=127.0.0.1:51052
-export REFROUTE__TRANSFER__GRPC_ADDR=127.0.0.1:51053
-export REFROUTE__NOTIFICATION__GRPC_ADDR=127.0.0.1:51054
+export REFROUTE__INTAKE__GRPC_ADDR=127.0.0.1:21051
+export REFROUTE__TRIAGE__GRPC_ADDR=127.0.0.1:21052
+export REFROUTE__TRANSFER__GRPC_ADDR=127.0.0.1:21053
+export REFROUTE__NOTIFICATION__GRPC_ADDR=127.0.0.1:21054
 for svc in INTAKE TRIAGE TRANSFER NOTIFICATION; do export "REFROUTE__${svc}__METRICS_ADDR=127.0.0.1:0"; done
 bash deploy/run.sh --exit-after-demo
 rabbitmqctl delete_vhost refroute-smoke >/dev/null
