@@ -462,6 +462,12 @@ impl TestSystem {
         }
     }
 
+    /// Asserts that `sql` (one bigint) reaches `want` within `within`, naming the query if not.
+    pub async fn assert_count(&self, sql: &'static str, want: i64, within: Duration) {
+        let got = self.count_until(sql, want, within).await;
+        assert_eq!(got, want, "{sql}");
+    }
+
     /// Stops every service, then removes the test's database and virtual host.
     pub async fn shutdown(mut self) {
         // Hang up first, as clients would; the servers then drain and stop.

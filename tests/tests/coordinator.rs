@@ -173,16 +173,13 @@ async fn a_watcher_on_one_replica_sees_cases_queued_by_another() {
     }
     assert_eq!(seen, submitted);
     // Whichever replica consumed each event, every case is queued once.
-    assert_eq!(
-        system
-            .count_until(
-                "SELECT count(*) FROM notification.queue_cases",
-                6,
-                Duration::from_secs(10)
-            )
-            .await,
-        6
-    );
+    system
+        .assert_count(
+            "SELECT count(*) FROM notification.queue_cases",
+            6,
+            Duration::from_secs(10),
+        )
+        .await;
     replica.kill().await.unwrap();
     system.shutdown().await;
 }

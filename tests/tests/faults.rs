@@ -99,11 +99,7 @@ async fn referrals_arrive_exactly_once_when_broker_connections_are_force_closed_
         "SELECT count(DISTINCT correlation_id) FROM triage.outbox",
     ];
     for sql in one_each {
-        assert_eq!(
-            system.count_until(sql, N as i64, Duration::ZERO).await,
-            N as i64,
-            "{sql}"
-        );
+        system.assert_count(sql, N as i64, Duration::ZERO).await;
     }
     for id in &submitted {
         assert_eq!(system.outcome(id).await.status(), ReferralStatus::Routed);
@@ -151,22 +147,16 @@ async fn referrals_posted_while_triage_is_stopped_are_routed_once_it_returns() {
     for id in &ids {
         assert_eq!(system.outcome(id).await.status(), ReferralStatus::Routed);
     }
-    assert_eq!(
-        system
-            .count_until("SELECT count(*) FROM triage.decisions", 5, Duration::ZERO)
-            .await,
-        5
-    );
-    assert_eq!(
-        system
-            .count_until(
-                "SELECT count(*) FROM notification.queue_cases",
-                5,
-                Duration::from_secs(10)
-            )
-            .await,
-        5
-    );
+    system
+        .assert_count("SELECT count(*) FROM triage.decisions", 5, Duration::ZERO)
+        .await;
+    system
+        .assert_count(
+            "SELECT count(*) FROM notification.queue_cases",
+            5,
+            Duration::from_secs(10),
+        )
+        .await;
     system.shutdown().await;
 }
 
@@ -281,16 +271,13 @@ async fn referrals_taken_while_the_broker_refuses_the_services_flow_once_it_lets
             .await;
         ids.push(created.id);
     }
-    assert_eq!(
-        system
-            .count_until(
-                "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL",
-                3,
-                Duration::ZERO
-            )
-            .await,
-        3
-    );
+    system
+        .assert_count(
+            "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL",
+            3,
+            Duration::ZERO,
+        )
+        .await;
 
     system.open_broker().await.unwrap();
     for id in &ids {
@@ -302,16 +289,13 @@ async fn referrals_taken_while_the_broker_refuses_the_services_flow_once_it_lets
             .await
             .unwrap();
     }
-    assert_eq!(
-        system
-            .count_until(
-                "SELECT count(*) FROM notification.queue_cases",
-                3,
-                Duration::from_secs(10)
-            )
-            .await,
-        3
-    );
+    system
+        .assert_count(
+            "SELECT count(*) FROM notification.queue_cases",
+            3,
+            Duration::from_secs(10),
+        )
+        .await;
     system.shutdown().await;
 }
 
@@ -331,26 +315,20 @@ async fn old_published_events_and_applied_ids_are_pruned_and_nothing_else() {
         .execute(&system.pool)
         .await
         .unwrap();
-    assert_eq!(
-        system
-            .count_until(
-                "SELECT count(*) FROM intake.outbox",
-                1,
-                Duration::from_secs(10)
-            )
-            .await,
-        1
-    );
-    assert_eq!(
-        system
-            .count_until(
-                "SELECT count(*) FROM triage.inbox",
-                1,
-                Duration::from_secs(10)
-            )
-            .await,
-        1
-    );
+    system
+        .assert_count(
+            "SELECT count(*) FROM intake.outbox",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    system
+        .assert_count(
+            "SELECT count(*) FROM triage.inbox",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
     // The recent ones stay.
     let (recent,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM intake.outbox WHERE correlation_id = $1")
@@ -420,13 +398,9 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
         "SELECT count(DISTINCT correlation_id) FROM triage.outbox",
         "SELECT count(*) FROM triage.marac_referrals",
     ] {
-        assert_eq!(
-            system
-                .count_until(sql, REFERRALS as i64, Duration::ZERO)
-                .await,
-            REFERRALS as i64,
-            "{sql}"
-        );
+        system
+            .assert_count(sql, REFERRALS as i64, Duration::ZERO)
+            .await;
     }
     triage.kill().await.unwrap();
     system.shutdown().await;

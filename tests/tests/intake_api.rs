@@ -57,22 +57,16 @@ async fn a_retried_create_returns_the_original_referral_and_makes_only_one() {
     );
     assert!(err.message().contains(&id), "{}", err.message());
 
-    assert_eq!(
-        system
-            .count_until("SELECT count(*) FROM intake.referrals", 1, Duration::ZERO)
-            .await,
-        1
-    );
-    assert_eq!(
-        system
-            .count_until(
-                "SELECT count(*) FROM triage.decisions",
-                1,
-                Duration::from_secs(5)
-            )
-            .await,
-        1
-    );
+    system
+        .assert_count("SELECT count(*) FROM intake.referrals", 1, Duration::ZERO)
+        .await;
+    system
+        .assert_count(
+            "SELECT count(*) FROM triage.decisions",
+            1,
+            Duration::from_secs(5),
+        )
+        .await;
     assert_eq!(system.queue("E09000001").await.len(), 1);
     system.shutdown().await;
 }
@@ -120,18 +114,12 @@ async fn an_invalid_referral_is_refused_naming_every_bad_field_and_nothing_is_st
     .collect();
     assert_eq!(fields, expected);
 
-    assert_eq!(
-        system
-            .count_until("SELECT count(*) FROM intake.referrals", 0, Duration::ZERO)
-            .await,
-        0
-    );
-    assert_eq!(
-        system
-            .count_until("SELECT count(*) FROM intake.outbox", 0, Duration::ZERO)
-            .await,
-        0
-    );
+    system
+        .assert_count("SELECT count(*) FROM intake.referrals", 0, Duration::ZERO)
+        .await;
+    system
+        .assert_count("SELECT count(*) FROM intake.outbox", 0, Duration::ZERO)
+        .await;
     system.shutdown().await;
 }
 
