@@ -10,7 +10,8 @@ bash deploy/ensure-services.sh
 # Databases and virtual hosts left by interrupted earlier runs.
 psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'refroute_test_%' OR datname = 'refroute_smoke'" |
   while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
-rabbitmqctl list_vhosts -q 2>/dev/null | grep -E '^refroute-(test|smoke)' | while read -r vhost; do
+# (grep finding nothing is the usual case, not an error)
+rabbitmqctl list_vhosts -q 2>/dev/null | { grep -E '^refroute-(test|smoke)' || true; } | while read -r vhost; do
   rabbitmqctl delete_vhost "$vhost" >/dev/null
 done
 
