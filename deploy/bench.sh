@@ -3,6 +3,7 @@
 # spare ports, `refroute bench` against them, then each service's peak memory (VmHWM).
 # Usage: deploy/bench.sh [referrals] [concurrency]
 set -euo pipefail
+trap 'echo "deploy/bench.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 referrals=${1:-1000}
 concurrency=${2:-16}

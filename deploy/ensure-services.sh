@@ -3,6 +3,7 @@
 # (127.0.0.1:5672, guest/guest) are up: starts them if stopped, installs them from Debian's
 # packages if missing. Sourced by deploy/run.sh and deploy/test.sh; safe to run repeatedly.
 set -euo pipefail
+trap 'echo "deploy/ensure-services.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -3,6 +3,7 @@
 # then the demo, which posts a handful of referrals and prints where each one went and why.
 # The services keep running until Ctrl-C. With --exit-after-demo they stop after the demo.
 set -euo pipefail
+trap 'echo "deploy/run.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 exit_after_demo=0
 [ "${1:-}" = "--exit-after-demo" ] && exit_after_demo=1

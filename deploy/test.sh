@@ -3,6 +3,7 @@
 # runs every unit and end-to-end test, then runs the quick start once in an isolated database
 # on spare ports to show it works from a clean start.
 set -euo pipefail
+trap 'echo "deploy/test.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
 bash deploy/ensure-services.sh
