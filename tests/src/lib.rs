@@ -6,7 +6,7 @@ use refroute_cli::migrate;
 use refroute_platform::{Secret, Settings, db, telemetry};
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
-use refroute_proto::v1::{GetReferralRequest, ListQueueRequest, Panel, Referral, ReferralStatus};
+use refroute_proto::v1::{GetReferralRequest, Referral, ReferralStatus};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -424,26 +424,9 @@ impl TestSystem {
 
     /// Every case in an area's MARAC queue.
     pub async fn queue(&self, area: &str) -> Vec<refroute_proto::v1::Case> {
-        let mut coordinator = self.coordinator.clone();
-        let mut cases = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = coordinator
-                .list_queue(ListQueueRequest {
-                    area_code: area.into(),
-                    panel: Panel::Marac as i32,
-                    page_size: 500,
-                    page_token: token,
-                })
-                .await
-                .expect("ListQueue")
-                .into_inner();
-            cases.extend(page.cases);
-            if page.next_page_token.is_empty() {
-                return cases;
-            }
-            token = page.next_page_token;
-        }
+        refroute_cli::whole_queue(&mut self.coordinator.clone(), area)
+            .await
+            .expect("ListQueue")
     }
 
     /// Polls `count` (a SQL query returning one bigint) until it equals `want` or time runs out;

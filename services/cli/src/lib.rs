@@ -6,3 +6,31 @@ pub mod demo;
 pub mod migrate;
 pub mod render;
 pub mod sample;
+
+use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use refroute_proto::v1::{Case, ListQueueRequest, Panel};
+
+/// Every case in an area's MARAC queue, following page tokens to the end.
+pub async fn whole_queue(
+    coordinator: &mut CoordinatorServiceClient<tonic::transport::Channel>,
+    area: &str,
+) -> Result<Vec<Case>, tonic::Status> {
+    let mut cases = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = coordinator
+            .list_queue(ListQueueRequest {
+                area_code: area.into(),
+                panel: Panel::Marac as i32,
+                page_size: 500,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        cases.extend(page.cases);
+        if page.next_page_token.is_empty() {
+            return Ok(cases);
+        }
+        page_token = page.next_page_token;
+    }
+}

@@ -6,8 +6,7 @@ use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::{
-    CreateReferralRequest, GetCaseRequest, GetReferralRequest, ListQueueRequest, Panel,
-    WatchQueueRequest,
+    CreateReferralRequest, GetCaseRequest, GetReferralRequest, Panel, WatchQueueRequest,
 };
 use std::time::Duration;
 use tonic::transport::Channel;
@@ -195,25 +194,11 @@ async fn main() -> anyhow::Result<()> {
                     println!("{}", render::case(&case.map_err(explain)?));
                 }
             } else {
-                let mut token = String::new();
-                loop {
-                    let page = coordinator
-                        .list_queue(ListQueueRequest {
-                            area_code: area.clone(),
-                            panel: Panel::Marac as i32,
-                            page_size: 100,
-                            page_token: token,
-                        })
-                        .await
-                        .map_err(explain)?
-                        .into_inner();
-                    for case in &page.cases {
-                        println!("{}", render::case(case));
-                    }
-                    if page.next_page_token.is_empty() {
-                        break;
-                    }
-                    token = page.next_page_token;
+                let cases = refroute_cli::whole_queue(&mut coordinator, &area)
+                    .await
+                    .map_err(explain)?;
+                for case in &cases {
+                    println!("{}", render::case(case));
                 }
             }
         }
