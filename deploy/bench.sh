@@ -48,3 +48,6 @@ echo "peak resident memory (VmHWM):"
 for svc in intake triage transfer notification; do
   printf '  %-13s %s\n' "$svc" "$(awk '/VmHWM/ {print $2, $3}' "/proc/${pids[$svc]}/status")"
 done
+echo
+echo "postcode resolution (the table triage loads at start, measured in process):"
+"$bin/refroute" bench-postcodes

@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "coordinator.proto",
         "events.proto",
         "referral.proto",
+        "triage.proto",
     ]
     .map(|f| root.join("refroute/v1").join(f));
     println!("cargo:rerun-if-changed={}", root.display());

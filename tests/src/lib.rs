@@ -4,12 +4,19 @@
 use anyhow::{Context, bail};
 use refroute_cli::migrate;
 use refroute_platform::{Secret, Settings, db, telemetry};
+use futures_util::StreamExt;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
-use refroute_proto::v1::{GetReferralRequest, Referral, ReferralStatus};
+use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
+use refroute_proto::v1::{
+    Case, CreateReferralRequest, GetReferralRequest, ListQueueRequest, Panel, Referral,
+    ReferralStatus,
+};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
@@ -18,7 +25,17 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
-pub use refroute_cli::sample::Sample;
+pub use refroute_cli::sample::{CommunitySample, Lives, PreventSample, Sample, ToRequest};
+
+/// The area a test system receives referrals in unless a test says otherwise.
+pub const CITY: &str = "E09000001";
+
+/// The shipped rule set (`config/rules.toml`): "london-and-home-counties" version 1.
+pub const SHIPPED_RULES: &str = include_str!("../../config/rules.toml");
+
+/// How long a referral may take from CreateReferral to a decision intake knows. Generous:
+/// several systems share two cores when the suite runs in parallel.
+pub const DECISION_DEADLINE: Duration = Duration::from_secs(60);
 
 pub const SERVICES: [&str; 4] = ["intake", "triage", "transfer", "notification"];
 
@@ -53,7 +70,139 @@ pub struct TestSystem {
     pub pool: PgPool,
     pub intake: IntakeServiceClient<Channel>,
     pub coordinator: CoordinatorServiceClient<Channel>,
+    /// Triage's `TriageAdminService` (explain, rule set, reload).
+    pub triage_admin: TriageAdminServiceClient<Channel>,
     running: HashMap<&'static str, Running>,
+}
+
+/// A directory under the system's temporary directory, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "refroute-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&path).expect("creating a temporary directory");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `text` to `name` in the directory (replacing it) and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        // Write then rename, so a reader never sees half a file.
+        let partial = self.0.join(format!(".{name}.partial"));
+        std::fs::write(&partial, text).expect("writing a temporary file");
+        std::fs::rename(&partial, &path).expect("renaming a temporary file");
+        path
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The shipped rule file with `edit` applied to the text of one area's table (`[areas.<code>]`
+/// up to the next table), and `version` set. Panics if the area has no table.
+pub fn rules_with(area: &str, version: u32, edit: impl FnOnce(&str) -> String) -> String {
+    let header = format!("[areas.{area}]");
+    let start = SHIPPED_RULES
+        .find(&header)
+        .unwrap_or_else(|| panic!("config/rules.toml has no {header}"));
+    let end = SHIPPED_RULES[start + header.len()..]
+        .find("\n[")
+        .map_or(SHIPPED_RULES.len(), |i| start + header.len() + i + 1);
+    let mut text = String::new();
+    text.push_str(&SHIPPED_RULES[..start]);
+    text.push_str(&edit(&SHIPPED_RULES[start..end]));
+    text.push_str(&SHIPPED_RULES[end..]);
+    with_version(&text, version)
+}
+
+/// `text` with its top-level `version = N` replaced.
+pub fn with_version(text: &str, version: u32) -> String {
+    let mut done = false;
+    text.lines()
+        .map(|l| {
+            if !done && l.starts_with("version = ") {
+                done = true;
+                format!("version = {version}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The 1-based line of the first line of `text` that contains `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line contains {needle:?}"))
+        + 1
+}
+
+/// A real service binary started by [`TestSystem::spawn_binary_with`].
+pub struct Binary {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+    /// Where its stdout and stderr go, when asked for.
+    pub log: Option<PathBuf>,
+}
+
+impl Binary {
+    pub fn pid(&self) -> String {
+        self.child.id().expect("running").to_string()
+    }
+
+    /// What the binary has logged so far ("" when its output was not captured).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    /// Sends `signal` (e.g. "HUP", "TERM") with the `kill` command.
+    pub async fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid()])
+            .status()
+            .await?;
+        if !status.success() {
+            bail!("kill -{signal} {} failed: {status}", self.pid());
+        }
+        Ok(())
+    }
+
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(format!("http://{}", self.addr))?
+            .connect()
+            .await?)
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Some(log) = &self.log {
+            let _ = std::fs::remove_file(log);
+        }
+    }
 }
 
 async fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
@@ -138,6 +287,9 @@ async fn try_spawn_with(
         coordinator: CoordinatorServiceClient::new(
             Channel::from_static("http://127.0.0.1:1").connect_lazy(),
         ),
+        triage_admin: TriageAdminServiceClient::new(
+            Channel::from_static("http://127.0.0.1:1").connect_lazy(),
+        ),
         running: HashMap::new(),
     };
     let ready = if broker_open {
@@ -153,6 +305,7 @@ async fn try_spawn_with(
     }
     system.intake = IntakeServiceClient::new(system.channel("intake").await?);
     system.coordinator = CoordinatorServiceClient::new(system.channel("notification").await?);
+    system.triage_admin = TriageAdminServiceClient::new(system.channel("triage").await?);
     Ok(system)
 }
 
@@ -161,7 +314,16 @@ impl TestSystem {
     pub async fn start(&mut self, name: &'static str) -> anyhow::Result<()> {
         self.launch(name).await?;
         self.wait_health(name, ServingStatus::Serving, Duration::from_secs(30))
-            .await
+            .await?;
+        // A restarted service listens on a new port: reconnect the test's client to it.
+        let channel = self.channel(name).await?;
+        match name {
+            "intake" => self.intake = IntakeServiceClient::new(channel),
+            "triage" => self.triage_admin = TriageAdminServiceClient::new(channel),
+            "notification" => self.coordinator = CoordinatorServiceClient::new(channel),
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Runs `name` as its real binary (`target/<profile>/refroute-<name>`, built by
@@ -170,6 +332,29 @@ impl TestSystem {
         &self,
         name: &str,
     ) -> anyhow::Result<(tokio::process::Child, SocketAddr)> {
+        let (child, addr, _) = self.run_binary(name, &[], false).await?;
+        Ok((child, addr))
+    }
+
+    /// Like [`TestSystem::spawn_binary`], with extra environment variables (they win over the
+    /// system's settings) and, when `capture_log`, its output in a file ([`Binary::log_text`])
+    /// instead of the test's. The system's rule file and receiving area are passed on.
+    pub async fn spawn_binary_with(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        capture_log: bool,
+    ) -> anyhow::Result<Binary> {
+        let (child, addr, log) = self.run_binary(name, env, capture_log).await?;
+        Ok(Binary { child, addr, log })
+    }
+
+    async fn run_binary(
+        &self,
+        name: &str,
+        env: &[(&str, &str)],
+        capture_log: bool,
+    ) -> anyhow::Result<(tokio::process::Child, SocketAddr, Option<PathBuf>)> {
         let exe = std::env::current_exe()?;
         let profile_dir = exe
             .parent()
@@ -187,7 +372,8 @@ impl TestSystem {
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let s = &self.settings;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .env("REFROUTE__DATABASE__URL", s.database.url.expose())
             .env(
                 "REFROUTE__DATABASE__MAX_CONNECTIONS",
@@ -202,6 +388,10 @@ impl TestSystem {
                 "REFROUTE__AMQP__RECONNECT_INITIAL_MS",
                 s.amqp.reconnect_initial_ms.to_string(),
             )
+            .env(
+                "REFROUTE__PARTNERSHIP__RECEIVING_AREA_CODE",
+                &s.partnership.receiving_area_code,
+            )
             .env("REFROUTE__TELEMETRY__FILTER", "warn")
             .env(
                 format!("REFROUTE__{}__GRPC_ADDR", name.to_uppercase()),
@@ -212,8 +402,28 @@ impl TestSystem {
                 "127.0.0.1:0",
             )
             .env_remove("REFROUTE_CONFIG")
-            .kill_on_drop(true)
-            .spawn()?;
+            .env_remove("REFROUTE__RULES__FILE")
+            .kill_on_drop(true);
+        if !s.rules.file.is_empty() {
+            command.env("REFROUTE__RULES__FILE", &s.rules.file);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let log = if capture_log {
+            let path = std::env::temp_dir().join(format!(
+                "refroute-{name}-{}.log",
+                uuid::Uuid::new_v4().simple()
+            ));
+            let file = std::fs::File::create(&path)?;
+            command
+                .stdout(Stdio::from(file.try_clone()?))
+                .stderr(Stdio::from(file));
+            Some(path)
+        } else {
+            None
+        };
+        let mut child = command.spawn()?;
         let start = Instant::now();
         loop {
             let serving = async {
@@ -230,7 +440,14 @@ impl TestSystem {
                 anyhow::Ok(status == ServingStatus::Serving)
             };
             if serving.await.unwrap_or(false) {
-                return Ok((child, addr));
+                return Ok((child, addr, log));
+            }
+            if let Some(exit) = child.try_wait()? {
+                let logged = log
+                    .as_ref()
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .unwrap_or_default();
+                bail!("refroute-{name} exited with {exit} before it was SERVING\n{logged}");
             }
             if start.elapsed() > Duration::from_secs(30) {
                 bail!("refroute-{name} did not become SERVING within 30 s");
@@ -386,19 +603,33 @@ impl TestSystem {
     }
 
     /// Posts a referral as a police system would; panics on refusal.
-    pub async fn submit(&self, sample: Sample) -> Referral {
+    pub async fn submit(&self, sample: impl ToRequest) -> Referral {
+        let request = sample.request();
         self.intake
             .clone()
-            .create_referral(sample.request())
+            .create_referral(request)
             .await
-            .expect("CreateReferral")
+            .unwrap_or_else(|e| panic!("CreateReferral refused: {e:?}"))
             .into_inner()
     }
 
     /// Posts a referral and waits for triage's decision.
-    pub async fn decide(&self, sample: Sample) -> Referral {
+    pub async fn decide(&self, sample: impl ToRequest) -> Referral {
         let created = self.submit(sample).await;
         self.outcome(&created.id).await
+    }
+
+    /// Posts every request at once (at most 16 in flight) and waits until each is decided;
+    /// the answers come back in the order of `requests`.
+    pub async fn decide_all(&self, requests: Vec<CreateReferralRequest>) -> Vec<Referral> {
+        futures_util::stream::iter(requests)
+            .map(|request| async move {
+                let created = self.submit(request).await;
+                self.outcome(&created.id).await
+            })
+            .buffered(16)
+            .collect()
+            .await
     }
 
     /// Waits until triage has decided `id` and intake knows it.
@@ -415,26 +646,49 @@ impl TestSystem {
                 return r;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "referral {id} not triaged within 30 s"
+                start.elapsed() < DECISION_DEADLINE,
+                "referral {id} not triaged within {DECISION_DEADLINE:?}"
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// Every case in an area's MARAC queue.
-    pub async fn queue(&self, area: &str) -> Vec<refroute_proto::v1::Case> {
-        refroute_cli::whole_queue(&mut self.coordinator.clone(), area)
-            .await
-            .expect("ListQueue")
+    pub async fn queue(&self, area: &str) -> Vec<Case> {
+        self.queue_of(area, Panel::Marac).await
+    }
+
+    /// Every case in one panel's queue of an area (`Panel::Review`: the review queue), following
+    /// page tokens to the end.
+    pub async fn queue_of(&self, area: &str, panel: Panel) -> Vec<Case> {
+        let mut coordinator = self.coordinator.clone();
+        let mut cases = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = coordinator
+                .list_queue(ListQueueRequest {
+                    area_code: area.into(),
+                    panel: panel as i32,
+                    page_size: 500,
+                    page_token,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("ListQueue {area} {panel:?}: {e:?}"))
+                .into_inner();
+            cases.extend(page.cases);
+            if page.next_page_token.is_empty() {
+                return cases;
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     /// Polls `count` (a SQL query returning one bigint) until it equals `want` or time runs out;
     /// returns the last value seen.
-    pub async fn count_until(&self, sql: &'static str, want: i64, within: Duration) -> i64 {
+    pub async fn count_until(&self, sql: &str, want: i64, within: Duration) -> i64 {
         let start = Instant::now();
         loop {
-            let (n,): (i64,) = sqlx::query_as(sql)
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
                 .fetch_one(&self.pool)
                 .await
                 .expect("count query");
@@ -446,7 +700,7 @@ impl TestSystem {
     }
 
     /// Asserts that `sql` (one bigint) reaches `want` within `within`, naming the query if not.
-    pub async fn assert_count(&self, sql: &'static str, want: i64, within: Duration) {
+    pub async fn assert_count(&self, sql: &str, want: i64, within: Duration) {
         let got = self.count_until(sql, want, within).await;
         assert_eq!(got, want, "{sql}");
     }
@@ -457,6 +711,9 @@ impl TestSystem {
         self.intake =
             IntakeServiceClient::new(Channel::from_static("http://127.0.0.1:1").connect_lazy());
         self.coordinator = CoordinatorServiceClient::new(
+            Channel::from_static("http://127.0.0.1:1").connect_lazy(),
+        );
+        self.triage_admin = TriageAdminServiceClient::new(
             Channel::from_static("http://127.0.0.1:1").connect_lazy(),
         );
         let names: Vec<&'static str> = self.running.keys().copied().collect();

@@ -3,7 +3,9 @@
 pub mod bench;
 pub mod dead_letters;
 pub mod demo;
+pub mod explain;
 pub mod migrate;
+pub mod postcodes;
 pub mod render;
 pub mod sample;
 
@@ -15,13 +17,22 @@ pub async fn whole_queue(
     coordinator: &mut CoordinatorServiceClient<tonic::transport::Channel>,
     area: &str,
 ) -> Result<Vec<Case>, tonic::Status> {
+    whole_queue_of(coordinator, area, Panel::Marac).await
+}
+
+/// Every case in one panel's queue of an area, following page tokens to the end.
+pub async fn whole_queue_of(
+    coordinator: &mut CoordinatorServiceClient<tonic::transport::Channel>,
+    area: &str,
+    panel: Panel,
+) -> Result<Vec<Case>, tonic::Status> {
     let mut cases = Vec::new();
     let mut page_token = String::new();
     loop {
         let page = coordinator
             .list_queue(ListQueueRequest {
                 area_code: area.into(),
-                panel: Panel::Marac as i32,
+                panel: panel as i32,
                 page_size: 500,
                 page_token,
             })

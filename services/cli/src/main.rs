@@ -5,8 +5,10 @@ use refroute_cli::{bench, dead_letters, demo, migrate, render};
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
+use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
 use refroute_proto::v1::{
-    CreateReferralRequest, GetCaseRequest, GetReferralRequest, Panel, WatchQueueRequest,
+    CreateReferralRequest, ExplainDecisionRequest, GetCaseRequest, GetReferralRequest,
+    GetRuleSetRequest, Panel, ReloadRuleSetRequest, RuleSetInfo, WatchQueueRequest,
 };
 use std::time::Duration;
 use tonic::transport::Channel;
@@ -23,6 +25,9 @@ struct Cli {
     /// Notification (CoordinatorService) gRPC endpoint.
     #[arg(long, global = true)]
     coordinator: Option<String>,
+    /// Triage (TriageAdminService) gRPC endpoint.
+    #[arg(long, global = true)]
+    triage: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,13 +45,33 @@ enum Command {
     },
     /// Show a referral's status and decision.
     Get { id: String },
-    /// List (or watch) an area's MARAC queue.
+    /// List (or watch) one of an area's queues.
     Queue {
         /// GSS code of the area, e.g. E09000001.
         area: String,
+        /// Which queue: marac, community-marac, channel or review.
+        #[arg(long, default_value = "marac", value_parser = parse_panel)]
+        panel: Panel,
         /// Keep streaming cases as they are routed.
         #[arg(long)]
         watch: bool,
+    },
+    /// Why a referral went where it did: rule, reason, residence and the rules in force.
+    Explain { referral_id: String },
+    /// The rule set in force, or reload it from its file (like SIGHUP).
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+    /// Load a full ONSPD or NSPL CSV into the postcode table (restart triage afterwards).
+    Postcodes {
+        #[command(subcommand)]
+        action: PostcodesAction,
+    },
+    /// Measure postcode lookups per second and the memory of the loaded table.
+    BenchPostcodes {
+        #[arg(long, default_value_t = 2_000_000)]
+        lookups: usize,
     },
     /// Show one case in a coordinator queue, with its personal details.
     Case { referral_id: String },
@@ -75,6 +100,43 @@ enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+}
+
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Name, version, hash and source of the rule set in force.
+    Show,
+    /// Re-read the rule file; a bad file is refused with its line and the rules in force stay.
+    Reload,
+}
+
+#[derive(Subcommand)]
+enum PostcodesAction {
+    /// Import an ONSPD or NSPL CSV (the CSV inside ONS's zip; BT rows are skipped by licence).
+    Import { file: std::path::PathBuf },
+}
+
+fn parse_panel(s: &str) -> Result<Panel, String> {
+    match s {
+        "marac" => Ok(Panel::Marac),
+        "community-marac" => Ok(Panel::CommunityMarac),
+        "channel" => Ok(Panel::Channel),
+        "review" => Ok(Panel::Review),
+        other => Err(format!(
+            "'{other}' is not a queue: marac, community-marac, channel or review"
+        )),
+    }
+}
+
+fn rule_set_line(r: &RuleSetInfo) -> String {
+    format!(
+        "{} v{} (sha256 {}) from {}; areas with their own settings: {}",
+        r.name,
+        r.version,
+        r.sha256,
+        r.source,
+        r.areas.join(", ")
+    )
 }
 
 #[derive(Subcommand)]
@@ -139,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load().context("loading configuration")?;
     let intake_url = endpoint(cli.intake, &settings.intake.grpc_addr);
     let coordinator_url = endpoint(cli.coordinator, &settings.notification.grpc_addr);
+    let triage_url = endpoint(cli.triage, &settings.triage.grpc_addr);
     match cli.command {
         Command::Migrate => {
             migrate::run(&settings.database).await?;
@@ -178,29 +241,61 @@ async fn main() -> anyhow::Result<()> {
                 .into_inner();
             println!("{}", render::referral(&r));
         }
-        Command::Queue { area, watch } => {
+        Command::Queue { area, panel, watch } => {
             let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
             if watch {
                 let mut stream = coordinator
                     .watch_queue(WatchQueueRequest {
                         area_code: area.clone(),
-                        panel: Panel::Marac as i32,
+                        panel: panel as i32,
                     })
                     .await
                     .map_err(explain)?
                     .into_inner();
-                eprintln!("watching the MARAC queue of {area}; Ctrl-C to stop");
+                eprintln!(
+                    "watching the {} queue of {area}; Ctrl-C to stop",
+                    panel.as_str_name()
+                );
                 while let Some(case) = stream.next().await {
                     println!("{}", render::case(&case.map_err(explain)?));
                 }
             } else {
-                let cases = refroute_cli::whole_queue(&mut coordinator, &area)
+                let cases = refroute_cli::whole_queue_of(&mut coordinator, &area, panel)
                     .await
                     .map_err(explain)?;
                 for case in &cases {
                     println!("{}", render::case(case));
                 }
             }
+        }
+        Command::Explain { referral_id } => {
+            let mut triage = TriageAdminServiceClient::new(channel(&triage_url).await?);
+            let e = triage
+                .explain_decision(ExplainDecisionRequest { referral_id })
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print!("{}", refroute_cli::explain::render(&e));
+        }
+        Command::Rules { action } => {
+            let mut triage = TriageAdminServiceClient::new(channel(&triage_url).await?);
+            let info = match action {
+                RulesAction::Show => triage.get_rule_set(GetRuleSetRequest {}).await,
+                RulesAction::Reload => triage.reload_rule_set(ReloadRuleSetRequest {}).await,
+            }
+            .map_err(explain)?
+            .into_inner();
+            println!("{}", rule_set_line(&info));
+        }
+        Command::Postcodes {
+            action: PostcodesAction::Import { file },
+        } => {
+            let summary = refroute_cli::postcodes::import(&settings.database, &file).await?;
+            println!("{summary}");
+        }
+        Command::BenchPostcodes { lookups } => {
+            let report = refroute_geography::bench::run_shipped(lookups)?;
+            println!("{report}");
         }
         Command::Case { referral_id } => {
             let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);

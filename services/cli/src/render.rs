@@ -1,12 +1,28 @@
 //! Plain-text rendering of referrals and cases for a terminal.
 
-use refroute_domain::AreaCode;
-use refroute_proto::v1::{Case, Decision, Outcome, Referral, ReferralStatus};
+use refroute_domain::{AreaCode, Directory};
+use refroute_proto::v1::{Case, Decision, Outcome, Referral, ReferralStatus, TransferKind};
+use std::sync::OnceLock;
 
-fn area_name(code: &str) -> String {
+/// The shipped directory, for names; a rendering never fails for want of one.
+fn directory() -> &'static Directory {
+    static DIRECTORY: OnceLock<Directory> = OnceLock::new();
+    DIRECTORY.get_or_init(|| {
+        Directory::from_toml(refroute_platform::reference::BUILT_IN_AREAS).unwrap_or_default()
+    })
+}
+
+pub fn area_name(code: &str) -> String {
     AreaCode::parse(code)
-        .map(|a| format!("{} ({code})", a.name()))
+        .map(|a| directory().label(&a))
         .unwrap_or_else(|_| code.to_string())
+}
+
+fn force_name(code: &str) -> String {
+    directory()
+        .police_force(code)
+        .map(|f| format!("{} ({code})", f.name))
+        .unwrap_or_else(|| code.to_string())
 }
 
 pub fn decision_line(d: &Decision) -> String {
@@ -18,17 +34,39 @@ pub fn decision_line(d: &Decision) -> String {
     );
     let panel = d.panel().as_str_name().trim_start_matches("PANEL_");
     let criterion = d.criterion().as_str_name().trim_start_matches("CRITERION_");
-    match d.outcome() {
-        Outcome::BelowThreshold => format!("below threshold, kept and signposted | {rules}"),
+    let pathway = d.pathway().as_str_name().trim_start_matches("PATHWAY_");
+    let line = match d.outcome() {
+        Outcome::BelowThreshold => "below threshold, kept and signposted".to_string(),
+        Outcome::Declined => format!("declined | rule {criterion}"),
+        Outcome::NeedsReview => format!(
+            "needs review in {} | supply: {}",
+            area_name(&d.destination_area_code),
+            d.action_required
+        ),
+        Outcome::TransferRequested if d.transfer_kind() == TransferKind::PreventHandover => {
+            format!(
+                "Prevent handover to {} | criterion {criterion}",
+                force_name(&d.destination_police_force_code)
+            )
+        }
         Outcome::TransferRequested => format!(
-            "transfer to {} {panel} | criterion {criterion} | {rules}",
+            "transfer to {} {panel} | criterion {criterion}",
             area_name(&d.destination_area_code)
         ),
-        _ => format!(
-            "queued at {} {panel} | criterion {criterion} | {rules}",
-            area_name(&d.destination_area_code)
-        ),
-    }
+        _ => {
+            let notify = if d.notify_area_codes.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<String> = d.notify_area_codes.iter().map(|a| area_name(a)).collect();
+                format!(" | notifies {}", names.join(", "))
+            };
+            format!(
+                "queued at {} {panel} | criterion {criterion}{notify}",
+                area_name(&d.destination_area_code)
+            )
+        }
+    };
+    format!("{pathway}: {line} | {rules}")
 }
 
 pub fn referral(r: &Referral) -> String {
@@ -50,16 +88,28 @@ pub fn referral(r: &Referral) -> String {
     }
 }
 
+/// The person a case is about, whatever its pathway.
+fn person(c: &Case) -> (&'static str, &str) {
+    fn name(p: Option<&refroute_proto::v1::Person>) -> Option<&str> {
+        p.map(|p| p.full_name.as_str())
+    }
+    if let Some(da) = &c.domestic_abuse {
+        return ("victim", name(da.victim.as_ref()).unwrap_or("?"));
+    }
+    if let Some(cm) = &c.community_marac {
+        return ("subject", name(cm.subject.as_ref()).unwrap_or("?"));
+    }
+    if let Some(pv) = &c.prevent {
+        return ("subject", name(pv.subject.as_ref()).unwrap_or("?"));
+    }
+    ("person", "?")
+}
+
 pub fn case(c: &Case) -> String {
     let d = c.decision.clone().unwrap_or_default();
-    let victim = c
-        .domestic_abuse
-        .as_ref()
-        .and_then(|da| da.victim.as_ref())
-        .map(|v| v.full_name.as_str())
-        .unwrap_or("?");
+    let (role, name) = person(c);
     format!(
-        "{}  victim {victim} | from {} via {} | {}\n  why: {}",
+        "{}  {role} {name} | from {} via {} | {}\n  why: {}",
         c.referral_id,
         c.referring_organisation,
         area_name(&c.received_area_code),

@@ -2,11 +2,17 @@
 //! boundary and every decision explained. Services translate wire types into these and back.
 
 pub mod area;
+pub mod community;
 pub mod dash;
+pub mod decision;
+pub mod directory;
 pub mod marac;
+pub mod prevent;
 pub mod rules;
 
 pub use area::{AreaCode, AreaError};
 pub use dash::{DashAnswer, DashChecklist, RiskBand};
-pub use marac::{Criterion, DaCase, Decision, Outcome, PriorMaracReferral, decide};
-pub use rules::{AreaRules, RuleSet, RuleSetError};
+pub use decision::{Criterion, Decision, Outcome, Panel, Pathway, Residence, TransferKind, age_on};
+pub use directory::{Area, Directory, DirectoryError, PoliceForce};
+pub use marac::{DaCase, PriorMaracReferral};
+pub use rules::{AreaRules, LocalCriterion, RepeatAnchor, RuleSet, RuleSetError};

@@ -1,9 +1,12 @@
-//! Domestic-abuse MARAC triage (DOMAIN.md 2.1): which SafeLives criterion a case meets under the
-//! rules of the area that received it, and whose MARAC hears it (the victim's area of residence).
+//! Domestic-abuse MARAC triage (DOMAIN.md 2.1): which SafeLives criterion (or local criterion)
+//! a case meets under the rules of the area that received it, and whose MARAC hears it: where
+//! the victim lives; where the incident happened when the victim has no fixed abode.
 
 use crate::area::AreaCode;
 use crate::dash::DashChecklist;
-use crate::rules::{AreaRules, RuleSet};
+use crate::decision::{Criterion, Decision, Outcome, Panel, Pathway, Residence, TransferKind};
+use crate::directory::Directory;
+use crate::rules::{AreaRules, LocalCriterion, RepeatAnchor, RuleSet};
 use chrono::{Months, NaiveDate};
 
 /// What triage needs to know of a domestic-abuse referral. Names and dates of birth never reach
@@ -12,133 +15,214 @@ use chrono::{Months, NaiveDate};
 pub struct DaCase {
     /// The area whose partnership received the referral; its rules apply.
     pub received_area: AreaCode,
-    /// Where the victim currently lives; its MARAC hears the case.
-    pub residence: AreaCode,
+    /// Where the victim currently lives, as resolved.
+    pub residence: Residence,
+    pub incident_area: AreaCode,
     pub incident_date: NaiveDate,
     pub dash: DashChecklist,
     /// Non-empty when the referrer uses professional judgement (reasons are mandatory).
     pub professional_judgement_reasons: Vec<String>,
     pub police_incident_dates: Vec<NaiveDate>,
+    /// Indicators the referral carries that an area's local criteria may name.
+    pub indicators: Vec<LocalCriterion>,
 }
 
-/// An earlier referral of the same victim that went to a MARAC.
+/// An earlier MARAC referral of the same victim, and the meeting that heard it, once recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PriorMaracReferral {
     pub referred_on: NaiveDate,
-}
-
-/// SafeLives MARAC referral criteria, in the order the firing one is chosen when several are met:
-/// the score first (it is what the checklist exists for), then repeat (heard again whatever the
-/// threshold), escalation, and professional judgement last (it raises, never lowers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Criterion {
-    VisibleHighRisk,
-    Repeat,
-    PotentialEscalation,
-    ProfessionalJudgement,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Into the MARAC queue of the receiving area.
-    Routed,
-    /// Meets the criteria but the victim lives elsewhere: MARAC-to-MARAC transfer.
-    TransferRequested,
-    /// No criterion met; the referrer is told and the case signposted.
-    BelowThreshold,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
-    pub outcome: Outcome,
-    /// The area whose MARAC hears the case (below threshold: the receiving area, which signposts).
-    pub destination: AreaCode,
-    pub criterion: Option<Criterion>,
-    pub criteria_met: Vec<Criterion>,
-    pub reason: String,
-    pub rules_area: AreaCode,
-    pub rule_set: String,
-    pub rule_set_version: u32,
-    pub dash_yes_count: u32,
+    pub heard_on: Option<NaiveDate>,
 }
 
 /// Decides a domestic-abuse case. Pure: same inputs, same decision.
-pub fn decide(case: &DaCase, history: &[PriorMaracReferral], rule_set: &RuleSet) -> Decision {
+pub fn decide(
+    case: &DaCase,
+    history: &[PriorMaracReferral],
+    rule_set: &RuleSet,
+    directory: &Directory,
+) -> Decision {
     let rules = rule_set.rules_for(&case.received_area);
     let findings = Findings::assess(case, history, rules);
-    let criteria_met = findings.criteria_met();
-    let criterion = criteria_met.first().copied();
+    let met = findings.criteria_met(rules);
+    let mut d = Decision::new(
+        Pathway::DomesticAbuse,
+        Panel::Marac,
+        &case.received_area,
+        &case.residence,
+        rule_set,
+    );
+    d.dash_yes_count = findings.yes_count;
+    d.criterion = met.first().copied();
+    d.criteria_met = met.clone();
+    let area = directory.name(&case.received_area);
+    let mut parts: Vec<String> = met
+        .iter()
+        .map(|c| findings.explain(*c, case, rules, area))
+        .collect();
 
-    let (outcome, destination) = match criterion {
-        None => (Outcome::BelowThreshold, case.received_area.clone()),
-        Some(_) if case.residence == case.received_area => {
-            (Outcome::Routed, case.received_area.clone())
+    let hearing_area = match &case.residence {
+        Residence::Area { code, .. } => code.clone(),
+        Residence::NoFixedAbode => case.incident_area.clone(),
+        Residence::Unresolved { why, supply } => {
+            let assessed = if met.is_empty() {
+                format!("No MARAC criterion is met under {area}'s rules meanwhile.")
+            } else {
+                format!("Meanwhile under {area}'s rules: {}", parts.join(" "))
+            };
+            d.needs_review(why, supply, &assessed);
+            return d;
         }
-        Some(_) => (Outcome::TransferRequested, case.residence.clone()),
     };
-
-    let reason = explain(case, rules, &findings, &criteria_met, outcome);
-    Decision {
-        outcome,
-        destination,
-        criterion,
-        criteria_met,
-        reason,
-        rules_area: case.received_area.clone(),
-        rule_set: rule_set.name().to_string(),
-        rule_set_version: rule_set.version(),
-        dash_yes_count: findings.yes_count,
-    }
+    let heard_at = directory.label(&hearing_area);
+    let routing = match (met.is_empty(), hearing_area == case.received_area) {
+        (true, _) => {
+            let band = case.dash.band();
+            format!(
+                "Below the MARAC threshold under {area}'s rules: DASH score {} ({}; threshold {}), {} police-reported incidents in {} months (threshold {}), no MARAC referral in the last {} months{}, no professional judgement. Signpost to {} services and tell the referrer.",
+                findings.yes_count,
+                band.label(),
+                rules.dash_threshold,
+                findings.incidents_in_window,
+                rules.escalation_window_months,
+                rules.escalation_incidents,
+                rules.repeat_window_months,
+                if rules.local_criteria.is_empty() {
+                    String::new()
+                } else {
+                    ", no local criterion".into()
+                },
+                band.label()
+            )
+        }
+        (false, true) => {
+            d.outcome = Outcome::Routed;
+            match case.residence {
+                Residence::NoFixedAbode => format!(
+                    "The victim has no fixed abode, so the case is heard where the incident happened: {heard_at} MARAC."
+                ),
+                _ => format!(
+                    "Heard at {heard_at} MARAC, where the victim lives ({}).",
+                    case.residence.describe()
+                ),
+            }
+        }
+        (false, false) => {
+            d.outcome = Outcome::TransferRequested;
+            d.transfer_kind = Some(TransferKind::MaracToMarac);
+            d.destination = hearing_area.clone();
+            match case.residence {
+                Residence::NoFixedAbode => format!(
+                    "The victim has no fixed abode and the incident happened in {heard_at}: MARAC-to-MARAC transfer to {heard_at} MARAC, which applies its own threshold."
+                ),
+                _ => format!(
+                    "The victim lives in {heard_at} ({}): MARAC-to-MARAC transfer to {} MARAC, which applies its own threshold.",
+                    case.residence.describe(),
+                    directory.name(&hearing_area)
+                ),
+            }
+        }
+    };
+    parts.push(routing);
+    d.reason = parts.join(" ");
+    d
 }
 
 /// The measurements each criterion is judged on, kept so the reason can quote them.
 struct Findings {
     yes_count: u32,
-    visible_high_risk: bool,
     incidents_in_window: u32,
-    escalation: bool,
-    last_referral_in_window: Option<NaiveDate>,
+    /// The anchor date of the repeat window that a prior referral falls in, and what it was.
+    repeat_anchor: Option<(NaiveDate, &'static str)>,
+    local: Vec<LocalCriterion>,
     professional_judgement: usize,
 }
 
 impl Findings {
     fn assess(case: &DaCase, history: &[PriorMaracReferral], rules: &AreaRules) -> Self {
-        let yes_count = case.dash.yes_count();
-        let incidents_in_window = count_in_window(
-            &case.police_incident_dates,
-            case.incident_date,
-            rules.escalation_window_months,
-        );
-        let last_referral_in_window = history
+        let repeat_anchor = history
             .iter()
-            .map(|p| p.referred_on)
-            .filter(|&on| within_months_after(on, case.incident_date, rules.repeat_window_months))
-            .max();
+            .map(|p| match (rules.repeat_anchor, p.heard_on) {
+                (RepeatAnchor::LastMeeting, Some(heard)) => (heard, "heard at MARAC"),
+                // A case referred but not yet heard is still open at MARAC: its referral date
+                // is the anchor until a meeting is recorded.
+                (RepeatAnchor::LastMeeting, None) => {
+                    (p.referred_on, "referred to MARAC (not yet heard)")
+                }
+                (RepeatAnchor::LastReferral, _) => (p.referred_on, "referred to MARAC"),
+            })
+            .filter(|(on, _)| {
+                within_months_after(*on, case.incident_date, rules.repeat_window_months)
+            })
+            .max_by_key(|(on, _)| *on);
         Self {
-            yes_count,
-            visible_high_risk: yes_count >= rules.dash_threshold,
-            incidents_in_window,
-            escalation: incidents_in_window >= rules.escalation_incidents,
-            last_referral_in_window,
+            yes_count: case.dash.yes_count(),
+            incidents_in_window: count_in_window(
+                &case.police_incident_dates,
+                case.incident_date,
+                rules.escalation_window_months,
+            ),
+            repeat_anchor,
+            local: rules
+                .local_criteria
+                .iter()
+                .copied()
+                .filter(|c| case.indicators.contains(c))
+                .collect(),
             professional_judgement: case.professional_judgement_reasons.len(),
         }
     }
 
-    fn criteria_met(&self) -> Vec<Criterion> {
+    fn criteria_met(&self, rules: &AreaRules) -> Vec<Criterion> {
         let mut met = Vec::new();
-        if self.visible_high_risk {
+        if self.yes_count >= rules.dash_threshold {
             met.push(Criterion::VisibleHighRisk);
         }
-        if self.last_referral_in_window.is_some() {
+        if self.repeat_anchor.is_some() {
             met.push(Criterion::Repeat);
         }
-        if self.escalation {
+        if self.incidents_in_window >= rules.escalation_incidents {
             met.push(Criterion::PotentialEscalation);
         }
+        met.extend(self.local.iter().map(|c| Criterion::Local(*c)));
         if self.professional_judgement > 0 {
             met.push(Criterion::ProfessionalJudgement);
         }
         met
+    }
+
+    fn explain(&self, c: Criterion, case: &DaCase, rules: &AreaRules, area: &str) -> String {
+        match c {
+            Criterion::VisibleHighRisk => format!(
+                "Visible high risk: DASH score {} is at or above {area}'s threshold of {}.",
+                self.yes_count, rules.dash_threshold
+            ),
+            Criterion::Repeat => {
+                let (on, what) = self.repeat_anchor.expect("repeat implies an anchor");
+                format!(
+                    "Repeat: the victim was {what} on {on}, within {} months before this incident (counted from the last {}).",
+                    rules.repeat_window_months,
+                    match rules.repeat_anchor {
+                        RepeatAnchor::LastReferral => "referral",
+                        RepeatAnchor::LastMeeting => "meeting",
+                    }
+                )
+            }
+            Criterion::PotentialEscalation => format!(
+                "Potential escalation: {} police-reported incidents in the {} months to {} (threshold {}).",
+                self.incidents_in_window,
+                rules.escalation_window_months,
+                case.incident_date,
+                rules.escalation_incidents
+            ),
+            Criterion::Local(l) => {
+                format!("Local criterion '{}' of {area}: {}.", l.id(), l.describe())
+            }
+            Criterion::ProfessionalJudgement => format!(
+                "Professional judgement: the referrer gave {} reason(s), recorded with the referral.",
+                self.professional_judgement
+            ),
+            _ => unreachable!("not a MARAC criterion"),
+        }
     }
 }
 
@@ -158,74 +242,16 @@ fn within_months_after(earlier: NaiveDate, later: NaiveDate, months: u32) -> boo
     earlier <= later && later <= end
 }
 
-fn explain(
-    case: &DaCase,
-    rules: &AreaRules,
-    f: &Findings,
-    met: &[Criterion],
-    outcome: Outcome,
-) -> String {
-    let area = case.received_area.name();
-    let mut parts: Vec<String> = met
-        .iter()
-        .map(|c| match c {
-            Criterion::VisibleHighRisk => format!(
-                "Visible high risk: DASH score {} is at or above {area}'s threshold of {}.",
-                f.yes_count, rules.dash_threshold
-            ),
-            Criterion::Repeat => format!(
-                "Repeat: the victim was referred to MARAC on {}, within {} months before this incident.",
-                f.last_referral_in_window.expect("repeat implies a date"),
-                rules.repeat_window_months
-            ),
-            Criterion::PotentialEscalation => format!(
-                "Potential escalation: {} police-reported incidents in the {} months to {} (threshold {}).",
-                f.incidents_in_window,
-                rules.escalation_window_months,
-                case.incident_date,
-                rules.escalation_incidents
-            ),
-            Criterion::ProfessionalJudgement => format!(
-                "Professional judgement: the referrer gave {} reason(s), recorded with the referral.",
-                f.professional_judgement
-            ),
-        })
-        .collect();
-
-    let routing = match outcome {
-        Outcome::Routed => format!("Heard at {area} MARAC, where the victim lives."),
-        Outcome::TransferRequested => format!(
-            "The victim lives in {} ({}), so the case is transferred to {} MARAC (MARAC-to-MARAC), which applies its own threshold.",
-            case.residence.name(),
-            case.residence,
-            case.residence.name()
-        ),
-        Outcome::BelowThreshold => {
-            let band = case.dash.band();
-            format!(
-                "Below the MARAC threshold under {area}'s rules: DASH score {} ({}; threshold {}), {} police-reported incidents in {} months (threshold {}), no MARAC referral in the last {} months, no professional judgement. Signpost to {} services and tell the referrer.",
-                f.yes_count,
-                band.label(),
-                rules.dash_threshold,
-                f.incidents_in_window,
-                rules.escalation_window_months,
-                rules.escalation_incidents,
-                rules.repeat_window_months,
-                band.label()
-            )
-        }
-    };
-    parts.push(routing);
-    parts.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{AreaOverride, RuleSetConfig, tests::safelives_defaults};
+    use crate::directory::tests::directory;
+    use crate::rules::tests::rule_set;
 
+    const CITY: &str = "E09000001";
     const HACKNEY: &str = "E09000012";
     const ISLINGTON: &str = "E09000019";
+    const MEDWAY: &str = "E06000035";
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -235,62 +261,338 @@ mod tests {
         AreaCode::parse(code).unwrap()
     }
 
-    /// The SafeLives defaults everywhere, with Hackney at 15 yes answers and 3 in 6 months, and
-    /// Islington counting 5 incidents, so each criterion is checked under two settings.
-    fn rule_set() -> RuleSet {
-        let mut areas = std::collections::BTreeMap::new();
-        areas.insert(
-            HACKNEY.to_string(),
-            AreaOverride {
-                dash_threshold: Some(15),
-                escalation_window_months: Some(6),
-                repeat_window_months: Some(6),
-                ..Default::default()
-            },
-        );
-        areas.insert(
-            ISLINGTON.to_string(),
-            AreaOverride {
-                escalation_incidents: Some(5),
-                ..Default::default()
-            },
-        );
-        RuleSet::from_config(RuleSetConfig {
-            name: "test-rules".into(),
-            version: 7,
-            defaults: safelives_defaults(),
-            areas,
-        })
-        .unwrap()
+    fn lives_in(code: &str) -> Residence {
+        Residence::Area {
+            code: area(code),
+            how: format!("local-authority code {code}"),
+        }
     }
 
     fn case(received: &str, yes: usize) -> DaCase {
         DaCase {
             received_area: area(received),
-            residence: area(received),
+            residence: lives_in(received),
+            incident_area: area(received),
             incident_date: date("2026-10-15"),
             dash: DashChecklist::with_yes_count(yes),
             professional_judgement_reasons: vec![],
             police_incident_dates: vec![],
+            indicators: vec![],
         }
     }
 
     fn decide_now(c: &DaCase) -> Decision {
-        decide(c, &[], &rule_set())
+        decide(c, &[], &rule_set(), &directory())
+    }
+
+    fn with_history(c: &DaCase, history: &[PriorMaracReferral]) -> Decision {
+        decide(c, history, &rule_set(), &directory())
+    }
+
+    fn prior(referred: &str, heard: Option<&str>) -> PriorMaracReferral {
+        PriorMaracReferral {
+            referred_on: date(referred),
+            heard_on: heard.map(date),
+        }
+    }
+
+    /// Every criterion at its boundary under two area settings: (area, setup, expected criterion).
+    #[test]
+    fn every_criterion_at_its_boundary_under_two_settings() {
+        let incidents = |c: &mut DaCase, n: u64, spacing_days: u64| {
+            c.police_incident_dates = (0..n)
+                .map(|i| c.incident_date - chrono::Days::new(i * spacing_days))
+                .collect();
+        };
+        type Row = (
+            &'static str,
+            &'static str,
+            Box<dyn Fn(&mut DaCase)>,
+            Option<Criterion>,
+        );
+        let table: Vec<Row> = vec![
+            // Visible high risk: 13 / 14 / 15 under the defaults, 14 / 15 / 16 in Hackney.
+            (
+                CITY,
+                "13 yes",
+                Box::new(|c| c.dash = DashChecklist::with_yes_count(13)),
+                None,
+            ),
+            (
+                CITY,
+                "14 yes",
+                Box::new(|c| c.dash = DashChecklist::with_yes_count(14)),
+                Some(Criterion::VisibleHighRisk),
+            ),
+            (
+                CITY,
+                "15 yes",
+                Box::new(|c| c.dash = DashChecklist::with_yes_count(15)),
+                Some(Criterion::VisibleHighRisk),
+            ),
+            (
+                HACKNEY,
+                "14 yes",
+                Box::new(|c| c.dash = DashChecklist::with_yes_count(14)),
+                None,
+            ),
+            (
+                HACKNEY,
+                "15 yes",
+                Box::new(|c| c.dash = DashChecklist::with_yes_count(15)),
+                Some(Criterion::VisibleHighRisk),
+            ),
+            (
+                HACKNEY,
+                "16 yes",
+                Box::new(|c| c.dash = DashChecklist::with_yes_count(16)),
+                Some(Criterion::VisibleHighRisk),
+            ),
+            // Potential escalation: 2 / 3 / 4 by default; 4 / 5 / 6 in Islington.
+            (
+                CITY,
+                "2 incidents",
+                Box::new(move |c| incidents(c, 2, 20)),
+                None,
+            ),
+            (
+                CITY,
+                "3 incidents",
+                Box::new(move |c| incidents(c, 3, 20)),
+                Some(Criterion::PotentialEscalation),
+            ),
+            (
+                CITY,
+                "4 incidents",
+                Box::new(move |c| incidents(c, 4, 20)),
+                Some(Criterion::PotentialEscalation),
+            ),
+            (
+                ISLINGTON,
+                "4 incidents",
+                Box::new(move |c| incidents(c, 4, 20)),
+                None,
+            ),
+            (
+                ISLINGTON,
+                "5 incidents",
+                Box::new(move |c| incidents(c, 5, 20)),
+                Some(Criterion::PotentialEscalation),
+            ),
+            (
+                ISLINGTON,
+                "6 incidents",
+                Box::new(move |c| incidents(c, 6, 20)),
+                Some(Criterion::PotentialEscalation),
+            ),
+            // The escalation window: 12 months by default (start day counts), 6 in Hackney.
+            (
+                CITY,
+                "3 in 12 months to the day",
+                Box::new(|c| {
+                    c.police_incident_dates =
+                        vec![date("2025-10-15"), date("2026-01-01"), date("2026-10-15")]
+                }),
+                Some(Criterion::PotentialEscalation),
+            ),
+            (
+                CITY,
+                "3 over 12 months and a day",
+                Box::new(|c| {
+                    c.police_incident_dates =
+                        vec![date("2025-10-14"), date("2026-01-01"), date("2026-10-15")]
+                }),
+                None,
+            ),
+            (
+                HACKNEY,
+                "3 in 6 months to the day",
+                Box::new(|c| {
+                    c.police_incident_dates =
+                        vec![date("2026-04-15"), date("2026-06-01"), date("2026-10-15")]
+                }),
+                Some(Criterion::PotentialEscalation),
+            ),
+            (
+                HACKNEY,
+                "3 over 6 months and a day",
+                Box::new(|c| {
+                    c.police_incident_dates =
+                        vec![date("2026-04-14"), date("2026-06-01"), date("2026-10-15")]
+                }),
+                None,
+            ),
+            // Professional judgement raises a low score anywhere.
+            (
+                CITY,
+                "judgement",
+                Box::new(|c| c.professional_judgement_reasons = vec!["fears for her life".into()]),
+                Some(Criterion::ProfessionalJudgement),
+            ),
+            (
+                HACKNEY,
+                "judgement",
+                Box::new(|c| c.professional_judgement_reasons = vec!["fears for her life".into()]),
+                Some(Criterion::ProfessionalJudgement),
+            ),
+            // Local criterion: only where the area's rules name it.
+            (
+                MEDWAY,
+                "suicide or self-harm",
+                Box::new(|c| c.indicators = vec![LocalCriterion::SuicideOrSelfHarm]),
+                Some(Criterion::Local(LocalCriterion::SuicideOrSelfHarm)),
+            ),
+            (
+                CITY,
+                "suicide or self-harm",
+                Box::new(|c| c.indicators = vec![LocalCriterion::SuicideOrSelfHarm]),
+                None,
+            ),
+        ];
+        for (received, what, setup, expected) in table {
+            let mut c = case(received, 3);
+            setup(&mut c);
+            let d = decide_now(&c);
+            assert_eq!(d.criterion, expected, "{what} in {received}: {}", d.reason);
+            let outcome = if expected.is_some() {
+                Outcome::Routed
+            } else {
+                Outcome::BelowThreshold
+            };
+            assert_eq!(d.outcome, outcome, "{what} in {received}");
+        }
     }
 
     #[test]
-    fn visible_high_risk_at_the_default_threshold_boundary() {
-        for (yes, expected) in [
-            (13, None),
-            (14, Some(Criterion::VisibleHighRisk)),
-            (15, Some(Criterion::VisibleHighRisk)),
+    fn repeat_within_the_window_of_the_last_referral_at_its_boundary() {
+        let c = case(CITY, 1);
+        for (referred, expected) in [
+            ("2025-10-14", None),
+            ("2025-10-15", Some(Criterion::Repeat)),
+            ("2025-10-16", Some(Criterion::Repeat)),
+            // A referral after this incident is not an earlier one.
+            ("2026-10-16", None),
         ] {
-            let d = decide_now(&case("E09000001", yes));
-            assert_eq!(d.criterion, expected, "{yes} yes answers");
+            let d = with_history(&c, &[prior(referred, None)]);
+            assert_eq!(d.criterion, expected, "referred {referred}");
         }
-        let d = decide_now(&case("E09000001", 13));
-        assert_eq!(d.outcome, Outcome::BelowThreshold);
+        let d = with_history(&c, &[prior("2026-03-01", Some("2026-04-01"))]);
+        assert!(
+            d.reason.contains("referred to MARAC on 2026-03-01"),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn repeat_anchored_on_the_last_meeting_where_the_area_says_so() {
+        // Hackney: 6 months from the last meeting. Referred 2026-01-10, heard 2026-04-15.
+        let c = case(HACKNEY, 1);
+        let d = with_history(&c, &[prior("2026-01-10", Some("2026-04-15"))]);
+        assert_eq!(d.criterion, Some(Criterion::Repeat), "{}", d.reason);
+        assert!(
+            d.reason.contains("heard at MARAC on 2026-04-15"),
+            "{}",
+            d.reason
+        );
+        assert!(
+            d.reason.contains("counted from the last meeting"),
+            "{}",
+            d.reason
+        );
+        let d = with_history(&c, &[prior("2026-01-10", Some("2026-04-14"))]);
+        assert_eq!(d.outcome, Outcome::BelowThreshold, "{}", d.reason);
+        // The same history under the City's last-referral anchor and 12 months: repeat.
+        let d = with_history(&case(CITY, 1), &[prior("2026-01-10", Some("2026-04-14"))]);
+        assert_eq!(d.criterion, Some(Criterion::Repeat));
+        // Not yet heard: the referral date anchors.
+        let d = with_history(&c, &[prior("2026-04-15", None)]);
+        assert!(d.reason.contains("not yet heard"), "{}", d.reason);
+    }
+
+    #[test]
+    fn professional_judgement_never_lowers_and_free_text_stays_out() {
+        let mut high = case(CITY, 18);
+        high.professional_judgement_reasons = vec!["she fears for her life".into()];
+        let d = decide_now(&high);
+        assert_eq!(d.criterion, Some(Criterion::VisibleHighRisk));
+        assert_eq!(
+            d.criteria_met,
+            vec![Criterion::VisibleHighRisk, Criterion::ProfessionalJudgement]
+        );
+        assert!(!d.reason.contains("fears"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_victim_living_elsewhere_is_transferred_to_their_areas_marac() {
+        let mut c = case(CITY, 16);
+        c.residence = lives_in(HACKNEY);
+        let d = decide_now(&c);
+        assert_eq!(d.outcome, Outcome::TransferRequested);
+        assert_eq!(d.transfer_kind, Some(TransferKind::MaracToMarac));
+        assert_eq!(d.destination, area(HACKNEY));
+        assert_eq!(d.rules_area, area(CITY), "the receiving area's rules apply");
+        assert!(
+            d.reason.contains("transfer to Hackney MARAC"),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn no_fixed_abode_is_heard_where_the_incident_happened() {
+        let mut c = case(CITY, 16);
+        c.residence = Residence::NoFixedAbode;
+        let d = decide_now(&c);
+        assert_eq!(
+            (d.outcome, d.destination.clone()),
+            (Outcome::Routed, area(CITY))
+        );
+        assert!(d.reason.contains("no fixed abode"), "{}", d.reason);
+        c.incident_area = area(ISLINGTON);
+        let d = decide_now(&c);
+        assert_eq!(
+            (d.outcome, d.destination),
+            (Outcome::TransferRequested, area(ISLINGTON))
+        );
+    }
+
+    #[test]
+    fn an_unresolved_residence_goes_to_review_with_what_to_supply() {
+        let mut c = case(CITY, 16);
+        c.residence = Residence::Unresolved {
+            why: "postcode ZZ9 9ZZ is not in the ONS Postcode Directory".into(),
+            supply: "Give the victim's full current postcode or local-authority GSS code".into(),
+        };
+        let d = decide_now(&c);
+        assert_eq!(d.outcome, Outcome::NeedsReview);
+        assert_eq!(d.panel, Panel::Review);
+        assert_eq!(d.criterion, Some(Criterion::ResidenceUnresolved));
+        assert!(d.criteria_met.contains(&Criterion::VisibleHighRisk));
+        assert!(
+            d.action_required
+                .as_deref()
+                .unwrap()
+                .contains("full current postcode")
+        );
+        assert!(
+            d.reason.contains("ZZ9 9ZZ") && d.reason.contains("Visible high risk"),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn below_threshold_stays_with_the_receiving_area_and_names_the_band() {
+        let mut c = case(CITY, 5);
+        c.residence = lives_in(HACKNEY);
+        let d = decide_now(&c);
+        assert_eq!(
+            (d.outcome, d.destination.clone()),
+            (Outcome::BelowThreshold, area(CITY))
+        );
+        assert!(d.reason.contains("standard risk"), "{}", d.reason);
+        let d = decide_now(&case(CITY, 13));
         assert!(
             d.reason
                 .contains("DASH score 13 (medium risk; threshold 14)"),
@@ -300,164 +602,8 @@ mod tests {
     }
 
     #[test]
-    fn visible_high_risk_follows_the_receiving_areas_threshold() {
-        for (yes, expected) in [
-            (14, Outcome::BelowThreshold),
-            (15, Outcome::Routed),
-            (16, Outcome::Routed),
-        ] {
-            assert_eq!(
-                decide_now(&case(HACKNEY, yes)).outcome,
-                expected,
-                "{yes} yes answers in Hackney"
-            );
-        }
-    }
-
-    #[test]
-    fn professional_judgement_raises_a_low_score_and_never_lowers_a_high_one() {
-        let mut low = case("E09000001", 2);
-        low.professional_judgement_reasons = vec!["victim fears for her life".into()];
-        let d = decide_now(&low);
-        assert_eq!(d.criterion, Some(Criterion::ProfessionalJudgement));
-        assert_eq!(d.outcome, Outcome::Routed);
-        assert!(
-            !d.reason.contains("fears"),
-            "free text stays out of the reason"
-        );
-
-        let mut high = case("E09000001", 18);
-        high.professional_judgement_reasons = vec!["also concerned".into()];
-        let d = decide_now(&high);
-        assert_eq!(d.criterion, Some(Criterion::VisibleHighRisk));
-        assert_eq!(
-            d.criteria_met,
-            vec![Criterion::VisibleHighRisk, Criterion::ProfessionalJudgement]
-        );
-    }
-
-    #[test]
-    fn potential_escalation_counts_incidents_in_the_window() {
-        let incident = date("2026-10-15");
-        let mut c = case("E09000001", 3);
-        for (n, expected) in [
-            (2, Outcome::BelowThreshold),
-            (3, Outcome::Routed),
-            (4, Outcome::Routed),
-        ] {
-            c.police_incident_dates = (0..n)
-                .map(|i| incident - chrono::Days::new(i * 20))
-                .collect();
-            let d = decide_now(&c);
-            assert_eq!(d.outcome, expected, "{n} incidents");
-        }
-        assert_eq!(
-            decide_now(&c).criterion,
-            Some(Criterion::PotentialEscalation)
-        );
-
-        // The window starts 12 months before the incident, that day included.
-        c.police_incident_dates = vec![date("2025-10-15"), date("2026-01-01"), incident];
-        assert_eq!(decide_now(&c).outcome, Outcome::Routed);
-        c.police_incident_dates = vec![date("2025-10-14"), date("2026-01-01"), incident];
-        assert_eq!(decide_now(&c).outcome, Outcome::BelowThreshold);
-    }
-
-    #[test]
-    fn potential_escalation_under_other_area_settings() {
-        // Hackney: 3 in 6 months. Three incidents spread over 9 months are not escalation there.
-        let mut c = case(HACKNEY, 3);
-        c.police_incident_dates = vec![date("2026-01-20"), date("2026-06-01"), date("2026-10-15")];
-        assert_eq!(decide_now(&c).outcome, Outcome::BelowThreshold);
-        c.police_incident_dates[0] = date("2026-04-15");
-        assert_eq!(decide_now(&c).outcome, Outcome::Routed);
-
-        // Islington: 5 incidents needed.
-        let mut c = case(ISLINGTON, 3);
-        c.police_incident_dates = (0..4)
-            .map(|i| date("2026-10-15") - chrono::Days::new(i * 10))
-            .collect();
-        assert_eq!(decide_now(&c).outcome, Outcome::BelowThreshold);
-        c.police_incident_dates.push(date("2026-05-01"));
-        assert_eq!(
-            decide_now(&c).criterion,
-            Some(Criterion::PotentialEscalation)
-        );
-    }
-
-    #[test]
-    fn repeat_within_the_window_of_the_last_referral() {
-        let c = case("E09000001", 1);
-        let rules = rule_set();
-        let prior = |on: &str| {
-            vec![PriorMaracReferral {
-                referred_on: date(on),
-            }]
-        };
-        // 12 months to the day still counts; a day more does not.
-        assert_eq!(
-            decide(&c, &prior("2025-10-15"), &rules).criterion,
-            Some(Criterion::Repeat)
-        );
-        assert_eq!(
-            decide(&c, &prior("2025-10-14"), &rules).outcome,
-            Outcome::BelowThreshold
-        );
-        // A referral after this incident is not an earlier one.
-        assert_eq!(
-            decide(&c, &prior("2026-10-16"), &rules).outcome,
-            Outcome::BelowThreshold
-        );
-        let d = decide(&c, &prior("2026-03-01"), &rules);
-        assert!(
-            d.reason.contains("referred to MARAC on 2026-03-01"),
-            "{}",
-            d.reason
-        );
-        // Hackney counts 6 months.
-        let h = case(HACKNEY, 1);
-        assert_eq!(
-            decide(&h, &prior("2026-04-15"), &rules).criterion,
-            Some(Criterion::Repeat)
-        );
-        assert_eq!(
-            decide(&h, &prior("2026-04-14"), &rules).outcome,
-            Outcome::BelowThreshold
-        );
-    }
-
-    #[test]
-    fn a_victim_living_elsewhere_is_transferred_to_their_areas_marac() {
-        let mut c = case("E09000001", 16);
-        c.residence = area(HACKNEY);
-        let d = decide_now(&c);
-        assert_eq!(d.outcome, Outcome::TransferRequested);
-        assert_eq!(d.destination, area(HACKNEY));
-        assert_eq!(
-            d.rules_area,
-            area("E09000001"),
-            "the receiving area's rules apply"
-        );
-        assert!(
-            d.reason.contains("transferred to Hackney MARAC"),
-            "{}",
-            d.reason
-        );
-    }
-
-    #[test]
-    fn below_threshold_stays_with_the_receiving_area_even_when_the_victim_lives_elsewhere() {
-        let mut c = case("E09000001", 5);
-        c.residence = area(HACKNEY);
-        let d = decide_now(&c);
-        assert_eq!(d.outcome, Outcome::BelowThreshold);
-        assert_eq!(d.destination, area("E09000001"));
-        assert!(d.reason.contains("standard risk"), "{}", d.reason);
-    }
-
-    #[test]
     fn every_decision_names_its_rule_set_and_version() {
-        let d = decide_now(&case("E09000001", 20));
+        let d = decide_now(&case(CITY, 20));
         assert_eq!((d.rule_set.as_str(), d.rule_set_version), ("test-rules", 7));
         assert_eq!(d.dash_yes_count, 20);
     }

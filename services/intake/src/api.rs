@@ -4,15 +4,16 @@ use crate::store::{Store, StoreError};
 use crate::validate;
 use chrono::Utc;
 use prost::Message;
-use refroute_domain::AreaCode;
+use refroute_domain::{AreaCode, Directory};
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason, unavailable};
 use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::intake_service_server::IntakeService;
 use refroute_proto::v1::{
-    CreateReferralRequest, GetReferralRequest, Pathway, Referral, ReferralReceived, ReferralStatus,
+    CreateReferralRequest, GetReferralRequest, Referral, ReferralReceived, ReferralStatus,
 };
+use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -22,6 +23,8 @@ pub struct IntakeApi {
     hasher: IdentityHasher,
     outbox: Outbox,
     receiving_area: AreaCode,
+    /// The areas referrals may name (shipped directory plus the deployment's file).
+    directory: Arc<Directory>,
 }
 
 impl IntakeApi {
@@ -30,12 +33,14 @@ impl IntakeApi {
         hasher: IdentityHasher,
         outbox: Outbox,
         receiving_area: AreaCode,
+        directory: Arc<Directory>,
     ) -> Self {
         Self {
             store,
             hasher,
             outbox,
             receiving_area,
+            directory,
         }
     }
 
@@ -99,7 +104,11 @@ impl IntakeApi {
             .map_err(db_down)?;
         tx.commit().await.map_err(db_down)?;
         self.outbox.notify_committed();
-        tracing::info!(area = %referral.received_area_code, "referral received");
+        tracing::info!(
+            area = %referral.received_area_code,
+            pathway = referral.pathway().as_str_name(),
+            "referral received"
+        );
         Ok(referral)
     }
 }
@@ -122,14 +131,15 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<Referral>, Status> {
         let request = request.into_inner();
         let today = Utc::now().date_naive();
-        validate::validate(&request, today).map_err(|v| invalid_argument(&v))?;
+        validate::validate(&request, today, &self.directory).map_err(|v| invalid_argument(&v))?;
 
         let client_referral = request.referral.expect("validated");
         let hash = self.request_hash(&client_referral);
         let now = Utc::now();
         let mut referral = client_referral;
         referral.id = Uuid::now_v7().to_string();
-        referral.pathway = Pathway::DomesticAbuse as i32;
+        referral.pathway =
+            validate::pathway_of(referral.details.as_ref().expect("validated")) as i32;
         referral.received_area_code = self.receiving_area.to_string();
         referral.status = ReferralStatus::Received as i32;
         referral.decision = None;

@@ -1,5 +1,6 @@
-//! Intake: referrers post referrals over gRPC; each is validated, stored sealed, and announced
-//! as `referral.received` through the outbox. Intake also follows the outcome events so that a
+//! Intake: referrers post referrals over gRPC (domestic abuse, Community MARAC or Prevent); each
+//! is validated, its area codes against the area directory, stored sealed, and announced as
+//! `referral.received` through the outbox. Intake also follows the outcome events so that a
 //! referrer asking `GetReferral` sees where its referral went and why.
 
 pub mod api;
@@ -32,6 +33,13 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let receiving_area = AreaCode::parse(&settings.partnership.receiving_area_code)
         .context("partnership.receiving_area_code")?;
+    let directory = Arc::new(refroute_platform::reference::directory(
+        &settings.directory,
+    )?);
+    anyhow::ensure!(
+        directory.known(&receiving_area),
+        "partnership.receiving_area_code {receiving_area} is not in the area directory"
+    );
     let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
     let hasher = IdentityHasher::from_base64(settings.security.identity_key.expose())?;
     let outbox = Outbox::new(SCHEMA, sealer.clone());
@@ -42,6 +50,7 @@ pub async fn run(
         hasher,
         outbox.clone(),
         receiving_area.clone(),
+        directory.clone(),
     );
     let service =
         IntakeServiceServer::new(api).max_decoding_message_size(settings.intake.max_request_bytes);
@@ -52,7 +61,12 @@ pub async fn run(
         settings.amqp.prefetch,
         Arc::new(outcomes::OutcomeHandler::new(store)),
     )];
-    tracing::info!(area = %receiving_area, "receiving referrals for this area");
+    tracing::info!(
+        area = %receiving_area,
+        name = directory.name(&receiving_area),
+        areas = directory.areas().count(),
+        "receiving referrals for this area"
+    );
     let parts = service::Parts {
         name: "intake",
         server,

@@ -5,7 +5,8 @@ use crate::store::Store;
 use prost::Message;
 use refroute_platform::messaging::{Event, HandleError, Handler, Incoming, inbox};
 use refroute_proto::v1::{
-    Decision, ReferralBelowThreshold, ReferralRouted, ReferralStatus, TransferRequested,
+    Decision, ReferralBelowThreshold, ReferralDeclined, ReferralNeedsReview, ReferralRouted,
+    ReferralStatus, TransferRequested,
 };
 use uuid::Uuid;
 
@@ -33,6 +34,18 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
             (
                 Some(e.referral_id),
                 ReferralStatus::BelowThreshold,
+                e.decision,
+            )
+        }
+        ReferralDeclined::TYPE => {
+            let e = ReferralDeclined::decode(body)?;
+            (Some(e.referral_id), ReferralStatus::Declined, e.decision)
+        }
+        ReferralNeedsReview::TYPE => {
+            let e = ReferralNeedsReview::decode(body)?;
+            (
+                e.referral.map(|r| r.id),
+                ReferralStatus::NeedsReview,
                 e.decision,
             )
         }
@@ -80,5 +93,79 @@ impl Handler for OutcomeHandler {
         tx.commit().await?;
         tracing::info!(status = status.as_str_name(), "referral outcome recorded");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use refroute_platform::messaging::TraceContext;
+    use refroute_proto::v1::{Outcome, Referral};
+
+    fn incoming<E: Event>(event: &E) -> Incoming {
+        Incoming {
+            message_id: Uuid::now_v7(),
+            message_type: E::TYPE.to_string(),
+            routing_key: E::ROUTING_KEY.to_string(),
+            correlation_id: String::new(),
+            trace: TraceContext::start(),
+            payload: event.encode_to_vec(),
+        }
+    }
+
+    fn decision(outcome: Outcome) -> Option<Decision> {
+        Some(Decision {
+            outcome: outcome as i32,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn declined_and_needs_review_set_their_status() {
+        let id = Uuid::now_v7().to_string();
+        let declined = ReferralDeclined {
+            referral_id: id.clone(),
+            decision: decision(Outcome::Declined),
+        };
+        let (got, status, d) = decode(&incoming(&declined)).unwrap();
+        assert_eq!(
+            (got.as_str(), status),
+            (id.as_str(), ReferralStatus::Declined)
+        );
+        assert_eq!(d.outcome(), Outcome::Declined);
+
+        let review = ReferralNeedsReview {
+            referral: Some(Referral {
+                id: id.clone(),
+                ..Default::default()
+            }),
+            decision: decision(Outcome::NeedsReview),
+        };
+        let (got, status, d) = decode(&incoming(&review)).unwrap();
+        assert_eq!(
+            (got.as_str(), status),
+            (id.as_str(), ReferralStatus::NeedsReview)
+        );
+        assert_eq!(d.outcome(), Outcome::NeedsReview);
+    }
+
+    #[test]
+    fn an_outcome_without_its_referral_or_decision_is_permanent() {
+        let review = ReferralNeedsReview {
+            referral: None,
+            decision: decision(Outcome::NeedsReview),
+        };
+        assert!(matches!(
+            decode(&incoming(&review)),
+            Err(HandleError::Permanent(_))
+        ));
+        let declined = ReferralDeclined {
+            referral_id: Uuid::now_v7().to_string(),
+            decision: None,
+        };
+        assert!(matches!(
+            decode(&incoming(&declined)),
+            Err(HandleError::Permanent(_))
+        ));
     }
 }

@@ -1,11 +1,15 @@
-//! `refroute.v1.CoordinatorService`: list, read and watch a panel's queue for one area.
+//! `refroute.v1.CoordinatorService`: list, read and watch a panel's queue for one area, and
+//! record the meeting that heard a case.
 
-use crate::queue::{Cursor, QueueStore};
+use crate::queue::{Cursor, Hearing, QueueStore};
+use chrono::{NaiveDate, Utc};
 use refroute_domain::AreaCode;
 use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason, unavailable};
+use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_proto::v1::coordinator_service_server::CoordinatorService;
 use refroute_proto::v1::{
-    Case, GetCaseRequest, ListQueueRequest, ListQueueResponse, Panel, WatchQueueRequest,
+    Case, GetCaseRequest, ListQueueRequest, ListQueueResponse, Panel, RecordHearingRequest,
+    WatchQueueRequest,
 };
 use std::pin::Pin;
 use tokio::sync::{broadcast, mpsc};
@@ -13,6 +17,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
 const DEFAULT_PAGE: i32 = 50;
@@ -20,22 +25,81 @@ const MAX_PAGE: i32 = 500;
 
 pub struct CoordinatorApi {
     store: QueueStore,
+    outbox: Outbox,
     routed: broadcast::Sender<Case>,
     stop: CancellationToken,
 }
 
 impl CoordinatorApi {
+    /// `outbox` is notification's own: `case.heard` leaves through it.
     pub fn new(
         store: QueueStore,
+        outbox: Outbox,
         routed: broadcast::Sender<Case>,
         stop: CancellationToken,
     ) -> Self {
         Self {
             store,
+            outbox,
             routed,
             stop,
         }
     }
+}
+
+/// Checks a `RecordHearing` request, naming every bad field at once. `today` is injected so
+/// "not in the future" is testable.
+pub fn validate_hearing(
+    request: &RecordHearingRequest,
+    today: NaiveDate,
+) -> Result<(Uuid, NaiveDate), Vec<Violation>> {
+    let mut violations = Vec::new();
+    let id = request.referral_id.trim();
+    let referral_id = match id.parse::<Uuid>() {
+        Ok(u) => Some(u),
+        Err(_) if id.is_empty() => {
+            violations.push(Violation::new("referral_id", "is required (a UUID)"));
+            None
+        }
+        Err(_) => {
+            violations.push(Violation::new(
+                "referral_id",
+                format!("'{}' is not a referral id (a UUID)", truncate(id)),
+            ));
+            None
+        }
+    };
+    let raw = request.meeting_date.trim();
+    let meeting_date = if raw.is_empty() {
+        violations.push(Violation::new("meeting_date", "is required (YYYY-MM-DD)"));
+        None
+    } else {
+        match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+            Err(_) => {
+                violations.push(Violation::new(
+                    "meeting_date",
+                    format!("'{}' is not a date in the form YYYY-MM-DD", truncate(raw)),
+                ));
+                None
+            }
+            Ok(d) if d > today => {
+                violations.push(Violation::new(
+                    "meeting_date",
+                    format!("{d} is in the future (today is {today})"),
+                ));
+                None
+            }
+            Ok(d) => Some(d),
+        }
+    };
+    match (referral_id, meeting_date) {
+        (Some(id), Some(date)) if violations.is_empty() => Ok((id, date)),
+        _ => Err(violations),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
 }
 
 /// The queue a request names: a known area, and a panel (MARAC when left unspecified).
@@ -133,6 +197,43 @@ impl CoordinatorService for CoordinatorApi {
         }
     }
 
+    async fn record_hearing(
+        &self,
+        request: Request<RecordHearingRequest>,
+    ) -> Result<Response<Case>, Status> {
+        let request = request.into_inner();
+        let (referral_id, date) = validate_hearing(&request, Utc::now().date_naive())
+            .map_err(|v| invalid_argument(&v))?;
+        let trace = TraceContext::start();
+        let span = tracing::info_span!("record_hearing", referral_id = %referral_id, trace_id = %trace.trace_id);
+        let hearing = self
+            .store
+            .record_hearing(&self.outbox, referral_id, date, &trace)
+            .instrument(span)
+            .await
+            .map_err(|e| unavailable("queue store unavailable", e))?;
+        match hearing {
+            Hearing::Recorded(case) => {
+                self.outbox.notify_committed();
+                Ok(Response::new(case))
+            }
+            Hearing::Unchanged(case) => Ok(Response::new(case)),
+            Hearing::NotFound => Err(status_with_reason(
+                Code::NotFound,
+                "CASE_NOT_FOUND",
+                format!("no case {referral_id} in any queue"),
+            )),
+            Hearing::InReview(case) => Err(status_with_reason(
+                Code::FailedPrecondition,
+                "CASE_IN_REVIEW",
+                format!(
+                    "case {referral_id} is in the review queue of {}: it has not been routed to a panel, so no panel can have heard it",
+                    case.area_code
+                ),
+            )),
+        }
+    }
+
     type WatchQueueStream = CaseStream;
 
     async fn watch_queue(
@@ -178,5 +279,54 @@ impl CoordinatorService for CoordinatorApi {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    fn request(referral_id: &str, meeting_date: &str) -> RecordHearingRequest {
+        RecordHearingRequest {
+            referral_id: referral_id.into(),
+            meeting_date: meeting_date.into(),
+        }
+    }
+
+    fn fields(v: Vec<Violation>) -> Vec<String> {
+        v.into_iter().map(|v| v.field).collect()
+    }
+
+    #[test]
+    fn a_hearing_needs_a_referral_id_and_a_past_or_present_date() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            validate_hearing(&request(&id.to_string(), "2026-11-23"), today()),
+            Ok((id, today()))
+        );
+        assert_eq!(
+            validate_hearing(&request(&format!(" {id} "), "2026-10-01"), today())
+                .unwrap()
+                .1,
+            NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+        );
+        // Every bad field is named in one answer.
+        let v = validate_hearing(&request("", ""), today()).unwrap_err();
+        assert_eq!(fields(v), ["referral_id", "meeting_date"]);
+        let v = validate_hearing(&request("case-7", "23/11/2026"), today()).unwrap_err();
+        assert!(v[0].description.contains("'case-7' is not a referral id"));
+        assert!(v[1].description.contains("YYYY-MM-DD"));
+        let v = validate_hearing(&request(&id.to_string(), "2026-11-24"), today()).unwrap_err();
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].description,
+            "2026-11-24 is in the future (today is 2026-11-23)"
+        );
+        let v = validate_hearing(&request(&id.to_string(), "2026-02-30"), today()).unwrap_err();
+        assert_eq!(fields(v), ["meeting_date"]);
     }
 }

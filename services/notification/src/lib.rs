@@ -1,8 +1,12 @@
-//! Notification: owns the coordinator queues. A routed referral becomes a case in the queue of
-//! its panel and area; coordinators list it, read it, and watch the queue live.
+//! Notification: owns the coordinator queues and the deliveries. A routed referral becomes a
+//! case in the queue of its panel and area, and a referral that needs review a case in the
+//! receiving area's review queue; coordinators list, read and watch them, and record the meeting
+//! that heard a case (`case.heard`). A Community MARAC residence notice becomes a delivery owed
+//! to the statutory services of the area where the person lives.
 
 pub mod announce;
 pub mod coordinator;
+pub mod notice;
 pub mod queue;
 
 use refroute_platform::Settings;
@@ -29,18 +33,40 @@ pub async fn run(
     let outbox = Outbox::new(SCHEMA, sealer.clone());
     // Newly queued cases fan out to every watching coordinator in this process.
     let (routed, _) = broadcast::channel(1024);
-    let store = queue::QueueStore::new(pool.clone(), sealer);
+    let store = queue::QueueStore::new(pool.clone(), sealer.clone());
+    let directory = Arc::new(refroute_platform::reference::directory(
+        &settings.directory,
+    )?);
 
-    let api = coordinator::CoordinatorApi::new(store.clone(), routed.clone(), stop.clone());
+    let api = coordinator::CoordinatorApi::new(
+        store.clone(),
+        outbox.clone(),
+        routed.clone(),
+        stop.clone(),
+    );
     let server = GrpcServer::new().add_service(
         CoordinatorServiceServer::new(api)
             .max_decoding_message_size(settings.notification.max_request_bytes),
     );
-    let consumers = vec![Worker::consumer(
-        topology::NOTIFICATION_REFERRAL_ROUTED.name,
-        settings.amqp.prefetch,
-        Arc::new(queue::RoutedHandler::new(store.clone())),
-    )];
+    let routed_queue = topology::NOTIFICATION_REFERRAL_ROUTED.name;
+    let review_queue = topology::NOTIFICATION_REFERRAL_NEEDS_REVIEW.name;
+    let consumers = vec![
+        Worker::consumer(
+            routed_queue,
+            settings.amqp.prefetch,
+            Arc::new(queue::RoutedHandler::new(store.clone(), routed_queue)),
+        ),
+        Worker::consumer(
+            review_queue,
+            settings.amqp.prefetch,
+            Arc::new(queue::ReviewHandler::new(store.clone(), review_queue)),
+        ),
+        Worker::consumer(
+            topology::NOTIFICATION_RESIDENCE_NOTICE.name,
+            settings.amqp.prefetch,
+            Arc::new(notice::NoticeHandler::new(pool.clone(), sealer, directory)),
+        ),
+    ];
     let parts = service::Parts {
         name: "notification",
         server,

@@ -1,16 +1,23 @@
 //! The coordinator queues: stored sealed, listed by area and panel in the order cases arrived.
+//! A routed referral lands in the queue of the panel its decision names (MARAC, Community MARAC
+//! or Channel); a referral that needs review lands in the receiving area's review queue
+//! (`PANEL_REVIEW`). Both go through [`QueueStore::enqueue`].
 
 use crate::SCHEMA;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
+use refroute_domain::AreaCode;
 use refroute_platform::crypto::Sealer;
-use refroute_platform::messaging::{Event, HandleError, Handler, Incoming, inbox};
+use refroute_platform::messaging::{
+    Event, HandleError, Handler, Incoming, Outbox, TraceContext, inbox,
+};
 use refroute_platform::wire::timestamp;
-use refroute_proto::v1::{Case, Panel, ReferralRouted, referral};
+use refroute_proto::v1::{
+    Case, CaseHeard, Decision, Panel, Referral, ReferralNeedsReview, ReferralRouted, referral,
+};
 use sqlx::PgPool;
+use std::marker::PhantomData;
 use uuid::Uuid;
-
-const CONSUMER: &str = "notification.referral-routed";
 
 #[derive(Clone)]
 pub struct QueueStore {
@@ -18,11 +25,17 @@ pub struct QueueStore {
     sealer: Sealer,
 }
 
+/// Every column a case is read from.
+const CASE_COLUMNS: &str = "referral_id, area_code, panel, sealed_case, routed_at, heard_on";
+
 #[derive(sqlx::FromRow)]
 struct Row {
     referral_id: Uuid,
+    area_code: String,
+    panel: String,
     sealed_case: Vec<u8>,
     routed_at: DateTime<Utc>,
+    heard_on: Option<NaiveDate>,
 }
 
 /// Where a listing resumes: after this arrival time and referral id.
@@ -46,6 +59,20 @@ impl Cursor {
     }
 }
 
+/// What [`QueueStore::record_hearing`] did.
+#[derive(Debug)]
+pub enum Hearing {
+    /// The date was new or different: stored, and `case.heard` is in the outbox.
+    Recorded(Case),
+    /// The case was already recorded as heard on that date: nothing changed, nothing emitted.
+    Unchanged(Case),
+    /// No case with that referral id in any queue.
+    NotFound,
+    /// The case waits in the review queue: it has not been routed to a panel, so no panel can
+    /// have heard it.
+    InReview(Case),
+}
+
 impl QueueStore {
     pub fn new(pool: PgPool, sealer: Sealer) -> Self {
         Self { pool, sealer }
@@ -57,6 +84,11 @@ impl QueueStore {
             .open(&row.referral_id.to_string(), &row.sealed_case)?;
         let mut case = Case::decode(plain.as_slice())?;
         case.route_time = Some(timestamp(row.routed_at));
+        // The queue a case is in, and when it was heard, are the columns' to say: a case that
+        // moved from review to a panel, or was heard, keeps its original sealed form.
+        case.area_code = row.area_code;
+        case.panel = Panel::from_str_name(&row.panel).unwrap_or(Panel::Unspecified) as i32;
+        case.heard_on = row.heard_on.map(|d| d.to_string()).unwrap_or_default();
         Ok(case)
     }
 
@@ -71,11 +103,11 @@ impl QueueStore {
         let (at, id) = after
             .map(|c| (c.routed_at, c.referral_id))
             .unwrap_or((DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()));
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT referral_id, sealed_case, routed_at FROM notification.queue_cases \
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM notification.queue_cases \
              WHERE area_code = $1 AND panel = $2 AND (routed_at, referral_id) > ($3, $4) \
-             ORDER BY routed_at, referral_id LIMIT $5",
-        )
+             ORDER BY routed_at, referral_id LIMIT $5"
+        )))
         .bind(area)
         .bind(panel.as_str_name())
         .bind(at)
@@ -100,54 +132,27 @@ impl QueueStore {
     }
 
     pub async fn get(&self, referral_id: Uuid) -> anyhow::Result<Option<Case>> {
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT referral_id, sealed_case, routed_at FROM notification.queue_cases WHERE referral_id = $1",
-        )
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM notification.queue_cases WHERE referral_id = $1"
+        )))
         .bind(referral_id)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| self.open(r)).transpose()
     }
-}
 
-/// PostgreSQL channel on which a newly queued case's referral id is announced at commit, so
-/// that every notification replica can tell its own watchers.
-pub const QUEUED_CHANNEL: &str = "refroute_queue_cases";
-
-/// Consumes `referral.routed` into the queue of the decision's area and panel.
-pub struct RoutedHandler {
-    store: QueueStore,
-}
-
-impl RoutedHandler {
-    pub fn new(store: QueueStore) -> Self {
-        Self { store }
-    }
-}
-
-fn to_case(event: ReferralRouted) -> Result<Case, HandleError> {
-    let bad = |why: &str| HandleError::Permanent(anyhow::anyhow!("{} {why}", ReferralRouted::TYPE));
-    let referral = event.referral.ok_or_else(|| bad("without a referral"))?;
-    let decision = event.decision.ok_or_else(|| bad("without a decision"))?;
-    let domestic_abuse = referral
-        .details
-        .map(|referral::Details::DomesticAbuse(da)| da);
-    Ok(Case {
-        referral_id: referral.id,
-        area_code: decision.destination_area_code.clone(),
-        panel: decision.panel,
-        referring_organisation: referral.referring_organisation,
-        referrer_reference: referral.referrer_reference,
-        received_area_code: referral.received_area_code,
-        domestic_abuse,
-        decision: Some(decision),
-        route_time: None,
-    })
-}
-
-impl Handler for RoutedHandler {
-    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
-        let case = to_case(ReferralRouted::decode(message.payload.as_slice())?)?;
+    /// Puts `case` (from [`to_case`]) in its queue: the inbox claim of `message_id` for
+    /// `consumer`, the sealed case and its announcement on [`QUEUED_CHANNEL`] are one
+    /// transaction, so a redelivery changes nothing and watchers hear of the case only once it
+    /// is committed. A case already queued stays where it is, except that a case waiting in
+    /// review moves to the panel a later routing decision names. True when the case was queued
+    /// (or moved) now.
+    pub async fn enqueue(
+        &self,
+        consumer: &str,
+        message_id: Uuid,
+        case: &Case,
+    ) -> Result<bool, HandleError> {
         let referral_id: Uuid = case
             .referral_id
             .parse()
@@ -158,18 +163,19 @@ impl Handler for RoutedHandler {
             .as_ref()
             .map(|d| d.criterion().as_str_name())
             .unwrap_or("CRITERION_UNSPECIFIED");
-        let sealed = self
-            .store
-            .sealer
-            .seal(&case.referral_id, &case.encode_to_vec());
+        let sealed = self.sealer.seal(&case.referral_id, &case.encode_to_vec());
 
-        let mut tx = self.store.pool.begin().await?;
-        if !inbox::claim(&mut tx, SCHEMA, CONSUMER, message.message_id).await? {
-            return Ok(());
+        let mut tx = self.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, consumer, message_id).await? {
+            return Ok(false);
         }
         let routed_at: Option<(DateTime<Utc>,)> = sqlx::query_as(
             "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (referral_id) DO NOTHING RETURNING routed_at",
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (referral_id) DO UPDATE SET area_code = excluded.area_code, panel = excluded.panel, \
+               criterion = excluded.criterion, sealed_case = excluded.sealed_case, routed_at = now() \
+             WHERE queue_cases.panel = 'PANEL_REVIEW' AND excluded.panel <> 'PANEL_REVIEW' \
+             RETURNING routed_at",
         )
         .bind(referral_id)
         .bind(&case.area_code)
@@ -190,6 +196,176 @@ impl Handler for RoutedHandler {
         if routed_at.is_some() {
             tracing::info!(area = %case.area_code, panel = panel.as_str_name(), criterion, "case queued for coordinator");
         }
+        Ok(routed_at.is_some())
+    }
+
+    /// Records that the panel heard the case on `date`: the column and the `case.heard` event
+    /// (in `outbox`) change together in one transaction. The same date again changes nothing.
+    /// The caller wakes the relay after a [`Hearing::Recorded`].
+    pub async fn record_hearing(
+        &self,
+        outbox: &Outbox,
+        referral_id: Uuid,
+        date: NaiveDate,
+        trace: &TraceContext,
+    ) -> anyhow::Result<Hearing> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM notification.queue_cases WHERE referral_id = $1 FOR UPDATE"
+        )))
+        .bind(referral_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Hearing::NotFound);
+        };
+        let previously = row.heard_on;
+        let mut case = self.open(row)?;
+        let panel = Panel::try_from(case.panel).unwrap_or(Panel::Unspecified);
+        if panel == Panel::Review {
+            return Ok(Hearing::InReview(case));
+        }
+        if previously == Some(date) {
+            return Ok(Hearing::Unchanged(case));
+        }
+        sqlx::query("UPDATE notification.queue_cases SET heard_on = $2 WHERE referral_id = $1")
+            .bind(referral_id)
+            .bind(date)
+            .execute(&mut *tx)
+            .await?;
+        let event = CaseHeard {
+            referral_id: case.referral_id.clone(),
+            area_code: case.area_code.clone(),
+            panel: case.panel,
+            meeting_date: date.to_string(),
+        };
+        outbox
+            .enqueue(&mut tx, &event, &case.referral_id, trace)
+            .await?;
+        tx.commit().await?;
+        case.heard_on = date.to_string();
+        tracing::info!(area = %case.area_code, panel = panel.as_str_name(), meeting_date = %date, previously = ?previously, "hearing recorded");
+        Ok(Hearing::Recorded(case))
+    }
+}
+
+/// PostgreSQL channel on which a newly queued case's referral id is announced at commit, so
+/// that every notification replica can tell its own watchers.
+pub const QUEUED_CHANNEL: &str = "refroute_queue_cases";
+
+/// Which queue an event puts its case in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// The panel the decision names, in the decision's destination area (`referral.routed`).
+    DecidedPanel,
+    /// The review queue (`PANEL_REVIEW`) of the decision's destination area, which is the
+    /// receiving area (`referral.needs_review`), whatever panel the decision names.
+    Review,
+}
+
+/// The case a coordinator sees: the referral's details for its pathway, and the decision with
+/// its reason (and, for review, what the referrer must supply). `Err` says why the event cannot
+/// make a case; retrying cannot help.
+pub fn to_case(
+    referral: Option<Referral>,
+    decision: Option<Decision>,
+    destination: Destination,
+) -> Result<Case, String> {
+    let referral = referral.ok_or("without a referral")?;
+    let decision = decision.ok_or("without a decision")?;
+    if referral.id.parse::<Uuid>().is_err() {
+        return Err("whose referral id is not a UUID".into());
+    }
+    let area = AreaCode::parse(&decision.destination_area_code)
+        .map_err(|e| format!("whose decision's destination_area_code is unusable: {e}"))?;
+    let panel = match destination {
+        Destination::Review => Panel::Review,
+        Destination::DecidedPanel => match Panel::try_from(decision.panel) {
+            Ok(Panel::Unspecified) | Err(_) => {
+                return Err(format!(
+                    "whose decision names no panel (panel {}); no coordinator could see it",
+                    decision.panel
+                ));
+            }
+            Ok(p) => p,
+        },
+    };
+    let (domestic_abuse, community_marac, prevent) = match referral.details {
+        Some(referral::Details::DomesticAbuse(d)) => (Some(d), None, None),
+        Some(referral::Details::CommunityMarac(c)) => (None, Some(c), None),
+        Some(referral::Details::Prevent(p)) => (None, None, Some(p)),
+        None => {
+            return Err(
+                "whose referral has no details (domestic_abuse, community_marac or prevent)".into(),
+            );
+        }
+    };
+    Ok(Case {
+        referral_id: referral.id,
+        area_code: area.as_str().to_string(),
+        panel: panel as i32,
+        referring_organisation: referral.referring_organisation,
+        referrer_reference: referral.referrer_reference,
+        received_area_code: referral.received_area_code,
+        domestic_abuse,
+        community_marac,
+        prevent,
+        decision: Some(decision),
+        route_time: None,
+        heard_on: String::new(),
+    })
+}
+
+/// An event that carries a referral and its decision into a queue.
+pub trait CaseEvent: Event + 'static {
+    const DESTINATION: Destination;
+    fn into_parts(self) -> (Option<Referral>, Option<Decision>);
+}
+
+impl CaseEvent for ReferralRouted {
+    const DESTINATION: Destination = Destination::DecidedPanel;
+    fn into_parts(self) -> (Option<Referral>, Option<Decision>) {
+        (self.referral, self.decision)
+    }
+}
+
+impl CaseEvent for ReferralNeedsReview {
+    const DESTINATION: Destination = Destination::Review;
+    fn into_parts(self) -> (Option<Referral>, Option<Decision>) {
+        (self.referral, self.decision)
+    }
+}
+
+/// Consumes `referral.routed` ([`RoutedHandler`]) or `referral.needs_review`
+/// ([`ReviewHandler`]) into the queue the event names.
+pub struct QueueHandler<E> {
+    store: QueueStore,
+    consumer: &'static str,
+    event: PhantomData<fn() -> E>,
+}
+
+pub type RoutedHandler = QueueHandler<ReferralRouted>;
+pub type ReviewHandler = QueueHandler<ReferralNeedsReview>;
+
+impl<E: CaseEvent> QueueHandler<E> {
+    /// `consumer` names the inbox the message ids are claimed in: the queue's name.
+    pub fn new(store: QueueStore, consumer: &'static str) -> Self {
+        Self {
+            store,
+            consumer,
+            event: PhantomData,
+        }
+    }
+}
+
+impl<E: CaseEvent> Handler for QueueHandler<E> {
+    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
+        let (referral, decision) = E::decode(message.payload.as_slice())?.into_parts();
+        let case = to_case(referral, decision, E::DESTINATION)
+            .map_err(|why| HandleError::Permanent(anyhow::anyhow!("{} {why}", E::TYPE)))?;
+        self.store
+            .enqueue(self.consumer, message.message_id, &case)
+            .await?;
         Ok(())
     }
 }
@@ -197,6 +373,9 @@ impl Handler for RoutedHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use refroute_proto::v1::{
+        CommunityMaracReferral, Criterion, DomesticAbuseReferral, Outcome, Pathway, PreventReferral,
+    };
 
     #[test]
     fn cursor_round_trips_and_refuses_garbage() {
@@ -207,5 +386,138 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("nonsense"), None);
         assert_eq!(Cursor::decode("12_notauuid"), None);
+    }
+
+    fn referral(details: referral::Details) -> Referral {
+        Referral {
+            id: Uuid::now_v7().to_string(),
+            referring_organisation: "City of London Police".into(),
+            referrer_reference: "COLP-1".into(),
+            received_area_code: "E09000001".into(),
+            details: Some(details),
+            ..Default::default()
+        }
+    }
+
+    fn decision(panel: Panel, area: &str) -> Decision {
+        Decision {
+            outcome: Outcome::Routed as i32,
+            panel: panel as i32,
+            destination_area_code: area.into(),
+            criterion: Criterion::VisibleHighRisk as i32,
+            reason: "why".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_pathway_becomes_a_case_in_the_decided_panel() {
+        let da = DomesticAbuseReferral {
+            lawful_basis: "da".into(),
+            ..Default::default()
+        };
+        let ccm = CommunityMaracReferral {
+            lawful_basis: "ccm".into(),
+            ..Default::default()
+        };
+        let prevent = PreventReferral {
+            concern_summary: "prevent".into(),
+            ..Default::default()
+        };
+        let cases = [
+            (referral::Details::DomesticAbuse(da.clone()), Panel::Marac),
+            (
+                referral::Details::CommunityMarac(ccm.clone()),
+                Panel::CommunityMarac,
+            ),
+            (referral::Details::Prevent(prevent.clone()), Panel::Channel),
+        ];
+        for (details, panel) in cases {
+            let r = referral(details.clone());
+            let id = r.id.clone();
+            let case = to_case(
+                Some(r),
+                Some(decision(panel, "e09000012")),
+                Destination::DecidedPanel,
+            )
+            .unwrap();
+            assert_eq!(case.referral_id, id);
+            assert_eq!(case.panel, panel as i32);
+            assert_eq!(case.area_code, "E09000012", "normalised as ListQueue asks");
+            assert_eq!(case.referring_organisation, "City of London Police");
+            assert_eq!(case.referrer_reference, "COLP-1");
+            assert_eq!(case.received_area_code, "E09000001");
+            assert_eq!(case.decision.as_ref().unwrap().reason, "why");
+            assert!(case.heard_on.is_empty());
+            match details {
+                referral::Details::DomesticAbuse(_) => {
+                    assert_eq!(case.domestic_abuse, Some(da.clone()));
+                    assert!(case.community_marac.is_none() && case.prevent.is_none());
+                }
+                referral::Details::CommunityMarac(_) => {
+                    assert_eq!(case.community_marac, Some(ccm.clone()));
+                    assert!(case.domestic_abuse.is_none() && case.prevent.is_none());
+                }
+                referral::Details::Prevent(_) => {
+                    assert_eq!(case.prevent, Some(prevent.clone()));
+                    assert!(case.domestic_abuse.is_none() && case.community_marac.is_none());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_review_case_goes_to_the_review_queue_with_what_to_supply() {
+        let r = referral(referral::Details::CommunityMarac(Default::default()));
+        let d = Decision {
+            outcome: Outcome::NeedsReview as i32,
+            pathway: Pathway::CommunityMarac as i32,
+            panel: Panel::Review as i32,
+            destination_area_code: "E09000001".into(),
+            criterion: Criterion::ResidenceUnresolved as i32,
+            reason: "postcode could not be resolved".into(),
+            action_required: "supply a full postcode".into(),
+            ..Default::default()
+        };
+        let case = to_case(Some(r), Some(d), Destination::Review).unwrap();
+        assert_eq!(case.panel, Panel::Review as i32);
+        assert_eq!(case.area_code, "E09000001");
+        let d = case.decision.unwrap();
+        assert_eq!(d.action_required, "supply a full postcode");
+        assert_eq!(d.reason, "postcode could not be resolved");
+
+        // The review queue is decided by the event, not by the decision's panel.
+        let r = referral(referral::Details::Prevent(Default::default()));
+        let case = to_case(
+            Some(r),
+            Some(decision(Panel::Channel, "E09000001")),
+            Destination::Review,
+        )
+        .unwrap();
+        assert_eq!(case.panel, Panel::Review as i32);
+    }
+
+    #[test]
+    fn events_that_cannot_make_a_visible_case_are_refused() {
+        let ok = || referral(referral::Details::DomesticAbuse(Default::default()));
+        let marac = || Some(decision(Panel::Marac, "E09000001"));
+        let refused = |r: Option<Referral>, d: Option<Decision>| {
+            to_case(r, d, Destination::DecidedPanel).unwrap_err()
+        };
+        assert!(refused(None, marac()).contains("without a referral"));
+        assert!(refused(Some(ok()), None).contains("without a decision"));
+        let mut bad_id = ok();
+        bad_id.id = "nope".into();
+        assert!(refused(Some(bad_id), marac()).contains("not a UUID"));
+        let mut no_details = ok();
+        no_details.details = None;
+        assert!(refused(Some(no_details), marac()).contains("no details"));
+        assert!(
+            refused(Some(ok()), Some(decision(Panel::Unspecified, "E09000001")))
+                .contains("names no panel")
+        );
+        assert!(
+            refused(Some(ok()), Some(decision(Panel::Marac, ""))).contains("destination_area_code")
+        );
     }
 }

@@ -3,7 +3,6 @@
 //! environment variables.
 
 use config::{Config, ConfigError, Environment, File, FileFormat};
-use refroute_domain::rules::RuleSetConfig;
 use serde::Deserialize;
 use std::fmt;
 
@@ -41,7 +40,24 @@ pub struct Settings {
     pub transfer: GrpcSettings,
     pub notification: GrpcSettings,
     pub retention: RetentionSettings,
-    pub rules: RuleSetConfig,
+    pub rules: RulesSettings,
+    pub directory: DirectorySettings,
+}
+
+/// Where the rule set is read from, at start, on SIGHUP and on `ReloadRuleSet`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RulesSettings {
+    /// A rule file (TOML); empty means the built-in `config/rules.toml`.
+    #[serde(default)]
+    pub file: String,
+}
+
+/// A deployment's additions to the shipped area directory.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DirectorySettings {
+    /// A directory file in the shipped form whose entries override or extend it; empty for none.
+    #[serde(default)]
+    pub file: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -132,23 +148,22 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use refroute_domain::{AreaCode, RuleSet};
     use std::collections::HashMap;
 
     #[test]
-    fn a_file_then_the_environment_override_area_rules() {
+    fn a_file_then_the_environment_override_defaults() {
         let dir = std::env::temp_dir().join(format!("refroute-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("deployment.toml");
         std::fs::write(
             &file,
-            "[rules]\nversion = 4\n[rules.areas.E09000012]\ndash_threshold = 15\nescalation_window_months = 6\n",
+            "[rules]\nfile = \"/etc/refroute/rules.toml\"\n[amqp]\nprefetch = 7\n",
         )
         .unwrap();
         let env = HashMap::from([
             (
-                "REFROUTE__RULES__AREAS__E09000012__DASH_THRESHOLD".to_string(),
-                "16".to_string(),
+                "REFROUTE__RULES__FILE".to_string(),
+                "/srv/rules-v2.toml".to_string(),
             ),
             (
                 "REFROUTE__DATABASE__URL".to_string(),
@@ -157,15 +172,9 @@ mod tests {
         ]);
         let s = Settings::layered(Some(file.to_str().unwrap()), Some(env)).unwrap();
         assert_eq!(s.database.url.expose(), "postgres://elsewhere/db");
-        let rules = RuleSet::from_config(s.rules).unwrap();
-        assert_eq!(rules.version(), 4);
-        let hackney = rules.rules_for(&AreaCode::parse("E09000012").unwrap());
-        assert_eq!(
-            (hackney.dash_threshold, hackney.escalation_window_months),
-            (16, 6)
-        );
-        let city = rules.rules_for(&AreaCode::city_of_london());
-        assert_eq!(city.dash_threshold, 14);
+        assert_eq!(s.rules.file, "/srv/rules-v2.toml");
+        assert_eq!(s.amqp.prefetch, 7);
+        assert_eq!(s.directory.file, "");
     }
 
     #[test]
@@ -182,7 +191,7 @@ mod tests {
     fn defaults_parse_and_hide_secrets() {
         let s = Settings::defaults().unwrap();
         assert_eq!(s.partnership.receiving_area_code, "E09000001");
-        assert_eq!(s.rules.defaults.dash_threshold, 14);
+        assert_eq!(s.rules.file, "");
         let shown = format!("{s:?}");
         assert!(!shown.contains("postgres://"), "{shown}");
         assert!(!shown.contains(s.security.data_key.expose()));

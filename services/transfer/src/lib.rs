@@ -1,6 +1,8 @@
-//! Transfer: records every MARAC-to-MARAC transfer triage requests, sealed, in state REQUESTED.
-//! Delivering it to the receiving deployment (`ExchangeService`, receipts, non-delivery alerts)
-//! builds on this record.
+//! Transfer: records every transfer triage requests, sealed, in state REQUESTED: a
+//! MARAC-to-MARAC transfer to the MARAC of the area where the victim lives, or a Prevent handover
+//! to the police force of the area where the person lives. Each record keeps its kind, the panel
+//! it is for and, for a handover, the receiving police force. Delivering it to the receiving
+//! deployment (`ExchangeService`, receipts, non-delivery alerts) builds on this record.
 
 use prost::Message;
 use refroute_platform::Settings;
@@ -10,7 +12,7 @@ use refroute_platform::messaging::{
     HandleError, Handler, Incoming, Outbox, Worker, inbox, topology,
 };
 use refroute_platform::service;
-use refroute_proto::v1::TransferRequested;
+use refroute_proto::v1::{TransferKind, TransferRequested};
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -22,6 +24,20 @@ const CONSUMER: &str = "transfer.transfer-requested";
 
 /// The state of a transfer that has been asked for and not yet offered to the receiver.
 pub const STATE_REQUESTED: &str = "REQUESTED";
+
+/// The kind a transfer is stored under and the panel it is for. Events from before transfers had
+/// a kind are MARAC-to-MARAC: that was the only kind.
+pub fn kind_and_panel(kind: i32) -> Result<(TransferKind, &'static str), HandleError> {
+    match TransferKind::try_from(kind) {
+        Ok(TransferKind::Unspecified | TransferKind::MaracToMarac) => {
+            Ok((TransferKind::MaracToMarac, "MARAC"))
+        }
+        Ok(TransferKind::PreventHandover) => Ok((TransferKind::PreventHandover, "PREVENT")),
+        Err(_) => Err(HandleError::Permanent(anyhow::anyhow!(
+            "transfer kind {kind} is not a TransferKind"
+        ))),
+    }
+}
 
 pub struct TransferRequestedHandler {
     pool: PgPool,
@@ -37,6 +53,8 @@ impl Handler for TransferRequestedHandler {
         };
         let transfer_id = parse(&event.transfer_id, "transfer_id")?;
         let referral_id = parse(&event.referral_id, "referral_id")?;
+        let (kind, panel) = kind_and_panel(event.kind)?;
+        let force = Some(event.to_police_force_code.trim()).filter(|f| !f.is_empty());
         let sealed = self.sealer.seal(&event.transfer_id, &event.encode_to_vec());
 
         let mut tx = self.pool.begin().await?;
@@ -44,20 +62,34 @@ impl Handler for TransferRequestedHandler {
             return Ok(());
         }
         let done = sqlx::query(
-            "INSERT INTO transfer.transfers (id, referral_id, from_area_code, to_area_code, panel, state, sealed_case) \
-             VALUES ($1, $2, $3, $4, 'MARAC', $5, $6) ON CONFLICT (referral_id) DO NOTHING",
+            "INSERT INTO transfer.transfers (id, referral_id, from_area_code, to_area_code, panel, state, sealed_case, kind, to_police_force_code) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (referral_id) DO NOTHING",
         )
         .bind(transfer_id)
         .bind(referral_id)
         .bind(&event.from_area_code)
         .bind(&event.to_area_code)
+        .bind(panel)
         .bind(STATE_REQUESTED)
         .bind(sealed)
+        .bind(kind.as_str_name())
+        .bind(force)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         if done.rows_affected() == 1 {
-            tracing::info!(%transfer_id, from = %event.from_area_code, to = %event.to_area_code, "transfer requested");
+            tracing::info!(
+                %transfer_id,
+                kind = kind.as_str_name(),
+                from = %event.from_area_code,
+                to = %event.to_area_code,
+                to_police_force = force.unwrap_or(""),
+                "{} requested",
+                match kind {
+                    TransferKind::PreventHandover => "Prevent handover",
+                    _ => "MARAC-to-MARAC transfer",
+                }
+            );
         }
         Ok(())
     }
@@ -89,4 +121,33 @@ pub async fn run(
         metrics_addr: settings.transfer.metrics_addr.clone(),
     };
     service::run(parts, &settings, pool, listener, stop).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_their_panels() {
+        let kind = |k: TransferKind| kind_and_panel(k as i32).unwrap();
+        assert_eq!(
+            kind(TransferKind::MaracToMarac),
+            (TransferKind::MaracToMarac, "MARAC")
+        );
+        assert_eq!(
+            kind(TransferKind::PreventHandover),
+            (TransferKind::PreventHandover, "PREVENT")
+        );
+        // Events from before transfers had a kind.
+        assert_eq!(
+            kind(TransferKind::Unspecified),
+            (TransferKind::MaracToMarac, "MARAC")
+        );
+        assert!(matches!(kind_and_panel(9), Err(HandleError::Permanent(_))));
+        assert_eq!(
+            TransferKind::MaracToMarac.as_str_name(),
+            "TRANSFER_KIND_MARAC_TO_MARAC",
+            "the migration's default for existing rows"
+        );
+    }
 }

@@ -1,37 +1,33 @@
-//! Consumes `referral.received`: decide, record, announce, in one transaction.
+//! Consumes `referral.received`: resolve, decide, record, announce, in one transaction.
 
 use crate::SCHEMA;
-use crate::case;
-use chrono::Utc;
+use crate::case::{self, Prepared};
+use crate::rulebook::RuleBook;
+use chrono::{NaiveDate, Utc};
 use prost::Message;
-use refroute_domain::{Outcome, PriorMaracReferral, RuleSet, decide};
+use refroute_domain::{
+    Decision, Directory, Outcome, PriorMaracReferral, community, marac, prevent,
+};
+use refroute_geography::PostcodeTable;
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::messaging::{HandleError, Handler, Incoming, Outbox, inbox};
 use refroute_proto::v1::{
-    self, ReferralBelowThreshold, ReferralReceived, ReferralRouted, TransferRequested,
+    self, ReferralBelowThreshold, ReferralDeclined, ReferralNeedsReview, ReferralReceived,
+    ReferralRouted, ResidenceNoticeRequested, TransferRequested,
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 use uuid::Uuid;
 
 const CONSUMER: &str = "triage.referral-received";
 
 pub struct TriageHandler {
-    pool: PgPool,
-    rules: Arc<RuleSet>,
-    hasher: IdentityHasher,
-    outbox: Outbox,
-}
-
-impl TriageHandler {
-    pub fn new(pool: PgPool, rules: Arc<RuleSet>, hasher: IdentityHasher, outbox: Outbox) -> Self {
-        Self {
-            pool,
-            rules,
-            hasher,
-            outbox,
-        }
-    }
+    pub pool: PgPool,
+    pub rules: RuleBook,
+    pub directory: Arc<Directory>,
+    pub postcodes: Arc<PostcodeTable>,
+    pub hasher: IdentityHasher,
+    pub outbox: Outbox,
 }
 
 fn permanent(e: anyhow::Error) -> HandleError {
@@ -50,126 +46,83 @@ impl Handler for TriageHandler {
                 referral.id
             ))
         })?;
-        let case = case::to_case(&referral).map_err(permanent)?;
-        let victim = case::domestic_abuse(&referral)
-            .map_err(permanent)?
-            .victim
-            .clone()
-            .unwrap_or_default();
-        let victim_key = self
-            .hasher
-            .person_key(&victim.full_name, &victim.date_of_birth);
         let referred_on = referral
             .create_time
             .as_ref()
             .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
             .unwrap_or_else(Utc::now)
             .date_naive();
+        let prepared = case::prepare(
+            &referral,
+            &case::Inputs {
+                postcodes: &self.postcodes,
+                directory: &self.directory,
+                hasher: &self.hasher,
+                referred_on,
+            },
+        )
+        .map_err(permanent)?;
+        // One rule set for the whole decision, even if a reload lands meanwhile.
+        let loaded = self.rules.current();
 
         let mut tx = self.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, CONSUMER, message.message_id).await? {
             return Ok(());
         }
-        let history: Vec<(chrono::NaiveDate,)> = sqlx::query_as(
-            "SELECT referred_on FROM triage.marac_referrals WHERE victim_key = $1 AND referral_id <> $2",
-        )
-        .bind(&victim_key)
-        .bind(referral_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let history: Vec<PriorMaracReferral> = history
-            .into_iter()
-            .map(|(referred_on,)| PriorMaracReferral { referred_on })
-            .collect();
-
-        let decision = decide(&case, &history, &self.rules);
+        let (decision, victim_key) = match &prepared {
+            Prepared::DomesticAbuse { case, victim_key } => {
+                let history = marac_history(&mut tx, victim_key, referral_id).await?;
+                let d = marac::decide(case, &history, &loaded.rules, &self.directory);
+                (d, Some(victim_key))
+            }
+            Prepared::CommunityMarac(c) => {
+                (community::decide(c, &loaded.rules, &self.directory), None)
+            }
+            Prepared::Prevent(c) => (prevent::decide(c, &loaded.rules, &self.directory), None),
+        };
         let now = Utc::now();
         let wire = case::to_wire(&decision, now);
-        let inserted = sqlx::query(
-            "INSERT INTO triage.decisions (referral_id, pathway, outcome, destination_area, criterion, criteria_met, reason, rule_set, rule_set_version, rules_area, dash_yes_count, decided_at) \
-             VALUES ($1, 'DOMESTIC_ABUSE', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (referral_id) DO NOTHING",
-        )
-        .bind(referral_id)
-        .bind(case::outcome(decision.outcome).as_str_name())
-        .bind(decision.destination.as_str())
-        .bind(decision.criterion.map(|c| case::criterion(c).as_str_name()))
-        .bind(decision.criteria_met.iter().map(|c| case::criterion(*c).as_str_name()).collect::<Vec<_>>())
-        .bind(&decision.reason)
-        .bind(&decision.rule_set)
-        .bind(decision.rule_set_version as i32)
-        .bind(decision.rules_area.as_str())
-        .bind(decision.dash_yes_count as i32)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        if !record(&mut tx, referral_id, &decision, &wire, &loaded.sha256).await? {
             // The same referral announced twice under different message ids: decided already.
             tracing::warn!("referral already triaged; ignoring the repeat announcement");
             tx.commit().await?;
             return Ok(());
         }
-        if decision.outcome != Outcome::BelowThreshold {
+        let went_to_marac = matches!(
+            decision.outcome,
+            Outcome::Routed | Outcome::TransferRequested
+        );
+        if let (Some(key), true) = (victim_key, went_to_marac) {
             sqlx::query("INSERT INTO triage.marac_referrals (referral_id, victim_key, referred_on) VALUES ($1, $2, $3)")
                 .bind(referral_id)
-                .bind(&victim_key)
+                .bind(key)
                 .bind(referred_on)
                 .execute(&mut *tx)
                 .await?;
         }
-
-        let trace = &message.trace;
-        match decision.outcome {
-            Outcome::Routed => {
-                let event = ReferralRouted {
-                    referral: Some(referral.clone()),
-                    decision: Some(wire),
-                };
-                self.outbox
-                    .enqueue(&mut tx, &event, &referral.id, trace)
-                    .await?;
-            }
-            Outcome::BelowThreshold => {
-                let event = ReferralBelowThreshold {
-                    referral_id: referral.id.clone(),
-                    decision: Some(wire),
-                };
-                self.outbox
-                    .enqueue(&mut tx, &event, &referral.id, trace)
-                    .await?;
-            }
-            Outcome::TransferRequested => {
-                let event = TransferRequested {
-                    transfer_id: Uuid::now_v7().to_string(),
-                    referral_id: referral.id.clone(),
-                    from_area_code: case.received_area.to_string(),
-                    to_area_code: case.residence.to_string(),
-                    decision: Some(wire),
-                    referral: Some(minimise(referral.clone())),
-                };
-                self.outbox
-                    .enqueue(&mut tx, &event, &referral.id, trace)
-                    .await?;
-            }
-        }
+        self.announce(&mut tx, &referral, &decision, wire, &message.trace)
+            .await?;
         tx.commit().await?;
         self.outbox.notify_committed();
+
+        let pathway = case::pathway(decision.pathway).as_str_name();
+        let outcome = case::outcome(decision.outcome).as_str_name();
+        let criterion = decision
+            .criterion
+            .map(|c| case::criterion(c).as_str_name())
+            .unwrap_or("NONE");
         refroute_platform::metrics::increment(
             "refroute_decisions_total",
             &[
-                ("pathway", "DOMESTIC_ABUSE"),
-                ("outcome", case::outcome(decision.outcome).as_str_name()),
-                (
-                    "criterion",
-                    decision
-                        .criterion
-                        .map(|c| case::criterion(c).as_str_name())
-                        .unwrap_or("NONE"),
-                ),
+                ("pathway", pathway),
+                ("outcome", outcome),
+                ("criterion", criterion),
             ],
         );
         tracing::info!(
-            outcome = ?decision.outcome,
-            criterion = ?decision.criterion,
+            pathway,
+            outcome,
+            criterion,
             destination = %decision.destination,
             rule_set = %decision.rule_set,
             rule_set_version = decision.rule_set_version,
@@ -179,8 +132,131 @@ impl Handler for TriageHandler {
     }
 }
 
-/// What a receiving MARAC needs of the case and nothing more: the sender's own reference and
-/// processing state stay behind. `do_not_inform` travels, so the receiver never tells them either.
+async fn marac_history(
+    conn: &mut PgConnection,
+    victim_key: &[u8],
+    referral_id: Uuid,
+) -> Result<Vec<PriorMaracReferral>, sqlx::Error> {
+    let rows: Vec<(NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT referred_on, heard_on FROM triage.marac_referrals WHERE victim_key = $1 AND referral_id <> $2",
+    )
+    .bind(victim_key)
+    .bind(referral_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(referred_on, heard_on)| PriorMaracReferral {
+            referred_on,
+            heard_on,
+        })
+        .collect())
+}
+
+/// Stores the decision; false when the referral was decided already.
+async fn record(
+    conn: &mut PgConnection,
+    referral_id: Uuid,
+    d: &Decision,
+    wire: &v1::Decision,
+    rule_set_sha256: &str,
+) -> Result<bool, sqlx::Error> {
+    let name = |c| case::criterion(c).as_str_name();
+    let inserted = sqlx::query(
+        "INSERT INTO triage.decisions (referral_id, pathway, outcome, destination_area, criterion, criteria_met, reason, rule_set, rule_set_version, rules_area, dash_yes_count, decided_at, panel, rule_set_sha256, decision) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $12, $13, $14) ON CONFLICT (referral_id) DO NOTHING",
+    )
+    .bind(referral_id)
+    .bind(case::pathway(d.pathway).as_str_name())
+    .bind(case::outcome(d.outcome).as_str_name())
+    .bind(d.destination.as_str())
+    .bind(d.criterion.map(name))
+    .bind(d.criteria_met.iter().map(|c| name(*c)).collect::<Vec<_>>())
+    .bind(&d.reason)
+    .bind(&d.rule_set)
+    .bind(d.rule_set_version as i32)
+    .bind(d.rules_area.as_str())
+    .bind(d.dash_yes_count as i32)
+    .bind(case::panel(d.panel).as_str_name())
+    .bind(rule_set_sha256)
+    .bind(wire.encode_to_vec())
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+impl TriageHandler {
+    /// The outcome event, and for a Community MARAC case whose person lives elsewhere, one
+    /// notice per area of residence: all in the decision's transaction.
+    async fn announce(
+        &self,
+        tx: &mut PgConnection,
+        referral: &v1::Referral,
+        d: &Decision,
+        wire: v1::Decision,
+        trace: &refroute_platform::messaging::TraceContext,
+    ) -> Result<(), sqlx::Error> {
+        let id = &referral.id;
+        match d.outcome {
+            Outcome::Routed => {
+                for area in &d.notify_areas {
+                    let notice = ResidenceNoticeRequested {
+                        notice_id: Uuid::now_v7().to_string(),
+                        referral_id: id.clone(),
+                        panel_area_code: d.destination.to_string(),
+                        residence_area_code: area.to_string(),
+                        decision: Some(wire.clone()),
+                        referral: Some(minimise(referral.clone())),
+                    };
+                    self.outbox.enqueue(tx, &notice, id, trace).await?;
+                }
+                let event = ReferralRouted {
+                    referral: Some(referral.clone()),
+                    decision: Some(wire),
+                };
+                self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
+            }
+            Outcome::BelowThreshold => {
+                let event = ReferralBelowThreshold {
+                    referral_id: id.clone(),
+                    decision: Some(wire),
+                };
+                self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
+            }
+            Outcome::Declined => {
+                let event = ReferralDeclined {
+                    referral_id: id.clone(),
+                    decision: Some(wire),
+                };
+                self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
+            }
+            Outcome::NeedsReview => {
+                let event = ReferralNeedsReview {
+                    referral: Some(referral.clone()),
+                    decision: Some(wire),
+                };
+                self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
+            }
+            Outcome::TransferRequested => {
+                let event = TransferRequested {
+                    transfer_id: Uuid::now_v7().to_string(),
+                    referral_id: id.clone(),
+                    from_area_code: d.rules_area.to_string(),
+                    to_area_code: d.destination.to_string(),
+                    kind: wire.transfer_kind,
+                    to_police_force_code: wire.destination_police_force_code.clone(),
+                    decision: Some(wire),
+                    referral: Some(minimise(referral.clone())),
+                };
+                self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
+            }
+        }
+    }
+}
+
+/// What a receiving panel, police force or statutory service needs of the case and nothing
+/// more: the sender's own reference and processing state stay behind. `do_not_inform` travels,
+/// so the receiver never tells them either.
 fn minimise(mut referral: v1::Referral) -> v1::Referral {
     referral.referrer_reference.clear();
     referral.status = v1::ReferralStatus::Unspecified as i32;

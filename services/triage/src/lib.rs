@@ -1,17 +1,24 @@
-//! Triage: decides where each received referral goes and records why. The decision itself is
-//! `refroute_domain::decide`; this crate fetches the history it needs, stores the decision and
-//! emits the outcome event in one transaction.
+//! Triage: decides where each received referral goes and records why. It resolves where the
+//! person lives (postcodes from the ONS Postcode Directory), applies the pathway's rules from
+//! `refroute_domain` under the rule set in force, and stores the decision and emits its outcome
+//! in one transaction. Operators ask it why (`TriageAdminService`) and reload its rules there or
+//! with SIGHUP.
 
+pub mod admin;
 pub mod case;
 pub mod handler;
+pub mod heard;
+pub mod postcodes;
+pub mod residence;
+pub mod rulebook;
 
 use anyhow::Context;
-use refroute_domain::RuleSet;
 use refroute_platform::Settings;
 use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{Outbox, Worker, topology};
-use refroute_platform::service;
+use refroute_platform::{reference, service};
+use refroute_proto::v1::triage_admin_service_server::TriageAdminServiceServer;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -25,25 +32,41 @@ pub async fn run(
     listener: TcpListener,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let rules = RuleSet::from_config(settings.rules.clone())
-        .context("rule set in configuration is invalid")?;
-    tracing::info!(
-        rule_set = rules.name(),
-        version = rules.version(),
-        "rules loaded"
-    );
+    let directory = Arc::new(reference::directory(&settings.directory)?);
+    let rules = rulebook::RuleBook::load(settings.rules.clone(), directory.clone(), pool.clone())
+        .await
+        .context("loading the rule set")?;
+    rulebook::log_reload(&Ok(rules.current()), "start");
+    let postcodes = Arc::new(postcodes::load(&pool).await.context("loading postcodes")?);
     let hasher = IdentityHasher::from_base64(settings.security.identity_key.expose())?;
     let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
     let outbox = Outbox::new(SCHEMA, sealer);
-    let server = GrpcServer::new();
+    let admin = admin::AdminApi::new(pool.clone(), rules.clone());
+    let server = GrpcServer::new().add_service(
+        TriageAdminServiceServer::new(admin)
+            .max_decoding_message_size(settings.triage.max_request_bytes),
+    );
 
-    let handler =
-        handler::TriageHandler::new(pool.clone(), Arc::new(rules), hasher, outbox.clone());
-    let consumers = vec![Worker::consumer(
-        topology::TRIAGE_REFERRAL_RECEIVED.name,
-        settings.amqp.prefetch,
-        Arc::new(handler),
-    )];
+    let handler = handler::TriageHandler {
+        pool: pool.clone(),
+        rules: rules.clone(),
+        directory,
+        postcodes,
+        hasher,
+        outbox: outbox.clone(),
+    };
+    let consumers = vec![
+        Worker::consumer(
+            topology::TRIAGE_REFERRAL_RECEIVED.name,
+            settings.amqp.prefetch,
+            Arc::new(handler),
+        ),
+        Worker::consumer(
+            topology::TRIAGE_CASE_HEARD.name,
+            settings.amqp.prefetch,
+            Arc::new(heard::HeardHandler::new(pool.clone())),
+        ),
+    ];
     let parts = service::Parts {
         name: "triage",
         server,
@@ -51,5 +74,10 @@ pub async fn run(
         consumers,
         metrics_addr: settings.triage.metrics_addr.clone(),
     };
-    service::run(parts, &settings, pool, listener, stop).await
+    let reloading = stop.child_token();
+    let reloader = tokio::spawn(rulebook::reload_on_sighup(rules, reloading.clone()));
+    let served = service::run(parts, &settings, pool, listener, stop).await;
+    reloading.cancel();
+    reloader.await?;
+    served
 }

@@ -37,3 +37,19 @@ event!(
     "transfer.requested.v1",
     "refroute.v1.TransferRequested"
 );
+event!(
+    v1::ReferralDeclined,
+    "referral.declined.v1",
+    "refroute.v1.ReferralDeclined"
+);
+event!(
+    v1::ReferralNeedsReview,
+    "referral.needs_review.v1",
+    "refroute.v1.ReferralNeedsReview"
+);
+event!(
+    v1::ResidenceNoticeRequested,
+    "residence.notice_requested.v1",
+    "refroute.v1.ResidenceNoticeRequested"
+);
+event!(v1::CaseHeard, "case.heard.v1", "refroute.v1.CaseHeard");

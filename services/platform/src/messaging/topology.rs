@@ -19,11 +19,17 @@ pub const TRIAGE_REFERRAL_RECEIVED: QueueSpec = QueueSpec {
     name: "triage.referral-received",
     bindings: &["referral.received.v1"],
 };
+pub const TRIAGE_CASE_HEARD: QueueSpec = QueueSpec {
+    name: "triage.case-heard",
+    bindings: &["case.heard.v1"],
+};
 pub const INTAKE_REFERRAL_OUTCOMES: QueueSpec = QueueSpec {
     name: "intake.referral-outcomes",
     bindings: &[
         "referral.routed.v1",
         "referral.below_threshold.v1",
+        "referral.declined.v1",
+        "referral.needs_review.v1",
         "transfer.requested.v1",
     ],
 };
@@ -31,15 +37,26 @@ pub const NOTIFICATION_REFERRAL_ROUTED: QueueSpec = QueueSpec {
     name: "notification.referral-routed",
     bindings: &["referral.routed.v1"],
 };
+pub const NOTIFICATION_REFERRAL_NEEDS_REVIEW: QueueSpec = QueueSpec {
+    name: "notification.referral-needs-review",
+    bindings: &["referral.needs_review.v1"],
+};
+pub const NOTIFICATION_RESIDENCE_NOTICE: QueueSpec = QueueSpec {
+    name: "notification.residence-notice",
+    bindings: &["residence.notice_requested.v1"],
+};
 pub const TRANSFER_TRANSFER_REQUESTED: QueueSpec = QueueSpec {
     name: "transfer.transfer-requested",
     bindings: &["transfer.requested.v1"],
 };
 
-pub const QUEUES: [&QueueSpec; 4] = [
+pub const QUEUES: [&QueueSpec; 7] = [
     &TRIAGE_REFERRAL_RECEIVED,
+    &TRIAGE_CASE_HEARD,
     &INTAKE_REFERRAL_OUTCOMES,
     &NOTIFICATION_REFERRAL_ROUTED,
+    &NOTIFICATION_REFERRAL_NEEDS_REVIEW,
+    &NOTIFICATION_RESIDENCE_NOTICE,
     &TRANSFER_TRANSFER_REQUESTED,
 ];
 

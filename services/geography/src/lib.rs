@@ -1,0 +1,20 @@
+//! UK postcodes to local authorities (ONS GSS codes), from the ONS Postcode Directory: the
+//! first step in routing a referral to its area's panel (DOMAIN.md 3.3). Only a full postcode
+//! decides the local authority; a partial, Northern Irish, unknown or terminated postcode is
+//! never guessed from but reported, so the referral goes to review.
+//!
+//! The crate does no I/O of its own: London and the home counties ship embedded
+//! ([`PostcodeTable::shipped`]), and a deployment can import a current national ONSPD/NSPL file
+//! from any reader it opens ([`onspd::import`]) and merge it over the shipped rows.
+
+pub mod bench;
+pub mod onspd;
+pub mod postcode;
+pub mod shipped;
+pub mod table;
+
+pub use bench::BenchReport;
+pub use onspd::{Import, ImportCounts, OnspdError};
+pub use postcode::{Postcode, PostcodeError};
+pub use shipped::{SHIPPED_SOURCE, ShippedError};
+pub use table::{GssCode, Lookup, PostcodeStatus, PostcodeTable, Row, TableError};
