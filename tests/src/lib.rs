@@ -2,9 +2,9 @@
 //! database and RabbitMQ virtual host, so tests run in parallel without seeing each other.
 
 use anyhow::{Context, bail};
+use futures_util::StreamExt;
 use refroute_cli::migrate;
 use refroute_platform::{Secret, Settings, db, telemetry};
-use futures_util::StreamExt;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
@@ -80,10 +80,8 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new() -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "refroute-test-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("refroute-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).expect("creating a temporary directory");
         Self(path)
     }
@@ -235,7 +233,8 @@ pub async fn spawn_system_with_broker_closed() -> TestSystem {
         .expect("spawning the test system")
 }
 
-/// Like [`spawn_system`], after `customise` has adjusted the settings (area rules, receiving area).
+/// Like [`spawn_system`], after `customise` has adjusted the settings, e.g. `rules.file` (a rule
+/// file written with [`TempDir`], [`rules_with`]) or `partnership.receiving_area_code`.
 pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSystem {
     try_spawn_with(customise, true)
         .await

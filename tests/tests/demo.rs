@@ -1,6 +1,9 @@
-//! The quick start's demo, run against the real services: every scenario lands where it says.
+//! The quick start's demo, run against the real services: every scenario lands where it says,
+//! on all three pathways, and the demo prints why.
 
 use refroute_e2e::spawn_system;
+use refroute_proto::v1::{Outcome, Pathway, ReferralStatus};
+use std::collections::BTreeSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_routes_each_scenario_as_it_says() {
@@ -14,24 +17,85 @@ async fn the_demo_routes_each_scenario_as_it_says() {
     .await
     .expect("demo runs");
     let printed = String::from_utf8(out).unwrap();
-    assert_eq!(results.len(), 6);
-    for (scenario, referral) in &results {
-        let decision = referral.decision.as_ref().expect("decided");
-        assert_eq!(
-            referral.status(),
-            scenario.expect_status,
-            "{}: {}",
-            scenario.label,
-            decision.reason
-        );
-        assert_eq!(
-            decision.criterion(),
-            scenario.expect_criterion,
-            "{}: {}",
-            scenario.label,
-            decision.reason
-        );
-        assert!(printed.contains(&decision.reason), "the demo prints why");
+    eprintln!("{printed}");
+    assert_eq!(results.len(), refroute_cli::demo::scenarios("x").len());
+
+    // One referral per outcome on each pathway, as it promises.
+    let covered: BTreeSet<(i32, i32)> = results
+        .iter()
+        .map(|(s, _)| (s.pathway as i32, s.expect_status as i32))
+        .collect();
+    for (pathway, statuses) in [
+        (
+            Pathway::DomesticAbuse,
+            &[
+                ReferralStatus::Routed,
+                ReferralStatus::BelowThreshold,
+                ReferralStatus::TransferRequested,
+                ReferralStatus::NeedsReview,
+            ][..],
+        ),
+        (
+            Pathway::CommunityMarac,
+            &[
+                ReferralStatus::Routed,
+                ReferralStatus::BelowThreshold,
+                ReferralStatus::Declined,
+            ][..],
+        ),
+        (
+            Pathway::Prevent,
+            &[ReferralStatus::Routed, ReferralStatus::TransferRequested][..],
+        ),
+    ] {
+        for status in statuses {
+            assert!(
+                covered.contains(&(pathway as i32, *status as i32)),
+                "the demo has no {pathway:?} scenario ending {status:?}"
+            );
+        }
     }
+
+    for (scenario, referral) in &results {
+        let d = referral.decision.as_ref().expect("decided");
+        let what = format!("{}: {}", scenario.label, d.reason);
+        assert_eq!(referral.status(), scenario.expect_status, "{what}");
+        assert_eq!(d.pathway(), scenario.pathway, "{what}");
+        assert_eq!(d.criterion(), scenario.expect_criterion, "{what}");
+        assert_eq!(
+            d.destination_area_code, scenario.expect_destination,
+            "{what}"
+        );
+        assert_eq!(d.panel(), scenario.expect_panel, "{what}");
+        assert_eq!(d.transfer_kind(), scenario.expect_transfer, "{what}");
+        assert_eq!(
+            (d.rule_set.as_str(), d.rule_set_version),
+            ("london-and-home-counties", 1),
+            "{what}"
+        );
+        assert!(printed.contains(&d.reason), "the demo prints why: {what}");
+        assert!(
+            printed.contains(&referral.id),
+            "the demo prints the id: {what}"
+        );
+        assert!(printed.contains(scenario.label), "{what}");
+        if d.outcome() == Outcome::Routed {
+            let queue = system
+                .queue_of(scenario.expect_destination, scenario.expect_panel)
+                .await;
+            assert_eq!(
+                queue
+                    .iter()
+                    .filter(|c| c.referral_id == referral.id)
+                    .count(),
+                1,
+                "queued once: {what}"
+            );
+        }
+    }
+    assert!(
+        printed.contains("Prevent handover to Kent Police (E23000032)"),
+        "{printed}"
+    );
     system.shutdown().await;
 }

@@ -31,7 +31,7 @@ async fn every_service_serves_health_and_reflection() {
     let system = spawn_system().await;
     let own = [
         ("intake", Some("refroute.v1.IntakeService")),
-        ("triage", None),
+        ("triage", Some("refroute.v1.TriageAdminService")),
         ("transfer", None),
         ("notification", Some("refroute.v1.CoordinatorService")),
     ];
@@ -72,10 +72,15 @@ async fn metrics_count_decisions_and_show_the_outbox_backlog() {
             .decide(refroute_e2e::Sample::new(format!("Metric {i}")).yes(16))
             .await;
     }
+    system
+        .decide(refroute_e2e::PreventSample::new("Metric Prevent").lives_in("E09000033"))
+        .await;
     let wanted = [
-        "refroute_decisions_total{pathway=\"DOMESTIC_ABUSE\",outcome=\"OUTCOME_ROUTED\",criterion=\"CRITERION_VISIBLE_HIGH_RISK\"} 2",
-        "refroute_messages_total{queue=\"triage.referral-received\",result=\"acked\"} 2",
+        "refroute_decisions_total{pathway=\"PATHWAY_DOMESTIC_ABUSE\",outcome=\"OUTCOME_ROUTED\",criterion=\"CRITERION_VISIBLE_HIGH_RISK\"} 2",
+        "refroute_decisions_total{pathway=\"PATHWAY_PREVENT\",outcome=\"OUTCOME_TRANSFER_REQUESTED\",criterion=\"CRITERION_RADICALISATION_CONCERN\"} 1",
+        "refroute_messages_total{queue=\"triage.referral-received\",result=\"acked\"} 3",
         "refroute_events_published_total{routing_key=\"referral.routed.v1\"} 2",
+        "refroute_events_published_total{routing_key=\"transfer.requested.v1\"} 1",
         "refroute_outbox_pending{schema=\"triage\"} 0",
         "refroute_broker_connected 1",
         "refroute_database_up 1",

@@ -172,6 +172,41 @@ async fn the_readme_example_files_behave_as_documented() {
         refroute_proto::v1::Criterion::VisibleHighRisk
     );
 
+    // The other pathways' examples, as the README's comments describe them.
+    let post = |json: &str| {
+        let request: refroute_proto::v1::CreateReferralRequest =
+            serde_json::from_str(json).unwrap();
+        system.decide(request)
+    };
+    let postcode = post(include_str!("../../deploy/examples/referral-postcode.json")).await;
+    let d = postcode.decision.clone().unwrap();
+    assert_eq!(postcode.status(), ReferralStatus::Routed, "{}", d.reason);
+    assert!(
+        d.residence_resolution
+            .contains("postcode EC2M 7** is in City of London (E09000001)"),
+        "{}",
+        d.residence_resolution
+    );
+    let community = post(include_str!("../../deploy/examples/community-marac.json")).await;
+    let d = community.decision.clone().unwrap();
+    assert_eq!(community.status(), ReferralStatus::Routed, "{}", d.reason);
+    assert_eq!(d.panel(), refroute_proto::v1::Panel::CommunityMarac);
+    assert_eq!(
+        d.notify_area_codes,
+        ["E09000012"],
+        "the person lives in Hackney"
+    );
+    let prevent = post(include_str!("../../deploy/examples/prevent.json")).await;
+    let d = prevent.decision.clone().unwrap();
+    assert_eq!(
+        prevent.status(),
+        ReferralStatus::TransferRequested,
+        "{}",
+        d.reason
+    );
+    assert_eq!(d.destination_police_force_code, "E23000032", "Kent Police");
+    assert!(d.subject_age < 18, "a child: {}", d.subject_age);
+
     let bad: refroute_proto::v1::CreateReferralRequest =
         serde_json::from_str(include_str!("../../deploy/examples/invalid-referral.json")).unwrap();
     let err = intake.create_referral(bad).await.unwrap_err();

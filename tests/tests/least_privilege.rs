@@ -39,13 +39,41 @@ async fn a_service_role_cannot_touch_another_services_schema() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
-    let triage = db::connect_as_service(&system.settings.database, "triage")
-        .await
-        .unwrap();
-    let err = sqlx::query("DELETE FROM triage.decisions")
-        .execute(&triage)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("permission denied"), "{err}");
+    // Nor triage its decisions, the victims' MARAC history or the rule sets decisions were made
+    // under; nor notification the record of deliveries (disclosures).
+    for (service, table) in [
+        ("triage", "triage.decisions"),
+        ("triage", "triage.rule_sets"),
+        ("triage", "triage.marac_referrals"),
+        ("notification", "notification.deliveries"),
+    ] {
+        let pool = db::connect_as_service(&system.settings.database, service)
+            .await
+            .unwrap();
+        let err = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(&pool)
+            .await
+            .expect_err("delete refused");
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{service} deletes from {table}: {err}"
+        );
+        pool.close().await;
+    }
+    // The refusals are of deleting alone: the same roles read those tables.
+    for (service, table) in [
+        ("triage", "triage.rule_sets"),
+        ("notification", "notification.deliveries"),
+    ] {
+        let pool = db::connect_as_service(&system.settings.database, service)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{service} reads {table}: {e}"));
+        pool.close().await;
+    }
+
     system.shutdown().await;
 }

@@ -1,7 +1,6 @@
 //! Each MARAC criterion, its boundary, transfers and repeats, through the four real services.
 
-use refroute_domain::rules::AreaOverride;
-use refroute_e2e::{Sample, spawn_system, spawn_system_with};
+use refroute_e2e::{SHIPPED_RULES, Sample, TempDir, spawn_system, spawn_system_with, with_version};
 use refroute_proto::v1::{Criterion, ReferralStatus};
 use std::time::Duration;
 
@@ -50,7 +49,7 @@ async fn each_criterion_reaches_the_marac_queue_with_its_criterion_and_reason() 
         assert!(d.reason.contains(reason), "reason was: {}", d.reason);
         assert_eq!(
             (d.rule_set.as_str(), d.rule_set_version),
-            ("london-marac", 1)
+            ("london-and-home-counties", 1)
         );
         assert_eq!(d.destination_area_code, CITY);
         ids.push((created.id, *criterion, *reason));
@@ -132,7 +131,8 @@ async fn a_victim_living_in_another_borough_produces_transfer_requested_for_that
         "the receiving area's rules decided"
     );
     assert!(
-        d.reason.contains("transferred to Hackney MARAC"),
+        d.reason
+            .contains("MARAC-to-MARAC transfer to Hackney MARAC, which applies its own threshold"),
         "{}",
         d.reason
     );
@@ -140,7 +140,7 @@ async fn a_victim_living_in_another_borough_produces_transfer_requested_for_that
     // The transfer service took the transfer.requested event off its durable queue.
     let n = system
         .count_until(
-            "SELECT count(*) FROM transfer.transfers WHERE to_area_code = 'E09000012' AND from_area_code = 'E09000001' AND state = 'REQUESTED'",
+            "SELECT count(*) FROM transfer.transfers WHERE to_area_code = 'E09000012' AND from_area_code = 'E09000001' AND state = 'REQUESTED' AND kind = 'TRANSFER_KIND_MARAC_TO_MARAC' AND to_police_force_code IS NULL",
             1,
             Duration::from_secs(10),
         )
@@ -184,15 +184,16 @@ async fn a_repeat_within_twelve_months_is_detected_from_earlier_referrals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_area_applies_its_own_configured_threshold() {
+    // Hackney's own entry in a rule file: 15 yes answers.
+    let dir = TempDir::new();
+    let rules = format!(
+        "{}\n[areas.{HACKNEY}]\nname = \"Hackney\"\ndash_threshold = 15\n",
+        with_version(SHIPPED_RULES, 2)
+    );
+    let file = dir.write("rules.toml", &rules);
     let system = spawn_system_with(|s| {
         s.partnership.receiving_area_code = HACKNEY.into();
-        s.rules.areas.insert(
-            HACKNEY.into(),
-            AreaOverride {
-                dash_threshold: Some(15),
-                ..Default::default()
-            },
-        );
+        s.rules.file = file.display().to_string();
     })
     .await;
     let fourteen = system
@@ -216,6 +217,16 @@ async fn each_area_applies_its_own_configured_threshold() {
     assert_eq!(
         (d.destination_area_code.as_str(), d.rules_area_code.as_str()),
         (HACKNEY, HACKNEY)
+    );
+    assert_eq!(
+        (d.rule_set.as_str(), d.rule_set_version),
+        ("london-and-home-counties", 2)
+    );
+    assert!(
+        d.reason
+            .contains("DASH score 15 is at or above Hackney's threshold of 15"),
+        "{}",
+        d.reason
     );
     assert_eq!(system.queue(HACKNEY).await.len(), 1);
     system.shutdown().await;

@@ -21,7 +21,7 @@ pub fn resolve(
     match given.and_then(|r| r.kind.as_ref()) {
         Some(residence::Kind::LocalAuthorityCode(code)) => match AreaCode::parse(code) {
             Ok(code) if directory.known(&code) => Residence::Area {
-                how: format!("local-authority code {}", directory.label(&code)),
+                how: format!("local-authority code {code}"),
                 code,
             },
             _ => unresolved(
