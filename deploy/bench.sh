@@ -10,7 +10,7 @@ concurrency=${2:-16}
 
 bash deploy/ensure-services.sh
 cargo build --quiet --release --bins
-bin=target/release
+bin=${CARGO_TARGET_DIR:-target}/release
 logs=.refroute/bench-logs
 mkdir -p "$logs"
 

@@ -10,7 +10,7 @@ exit_after_demo=0
 
 bash deploy/ensure-services.sh
 cargo build --quiet --bins
-bin=target/debug
+bin=${CARGO_TARGET_DIR:-target}/debug
 logs=.refroute/logs
 mkdir -p "$logs"
 
