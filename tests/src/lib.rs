@@ -9,8 +9,7 @@ use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
 use refroute_proto::v1::{
-    Case, CreateReferralRequest, GetReferralRequest, ListQueueRequest, Panel, Referral,
-    ReferralStatus,
+    Case, CreateReferralRequest, GetReferralRequest, Panel, Referral, ReferralStatus,
 };
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -660,26 +659,9 @@ impl TestSystem {
     /// Every case in one panel's queue of an area (`Panel::Review`: the review queue), following
     /// page tokens to the end.
     pub async fn queue_of(&self, area: &str, panel: Panel) -> Vec<Case> {
-        let mut coordinator = self.coordinator.clone();
-        let mut cases = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = coordinator
-                .list_queue(ListQueueRequest {
-                    area_code: area.into(),
-                    panel: panel as i32,
-                    page_size: 500,
-                    page_token,
-                })
-                .await
-                .unwrap_or_else(|e| panic!("ListQueue {area} {panel:?}: {e:?}"))
-                .into_inner();
-            cases.extend(page.cases);
-            if page.next_page_token.is_empty() {
-                return cases;
-            }
-            page_token = page.next_page_token;
-        }
+        refroute_cli::whole_queue_of(&mut self.coordinator.clone(), area, panel)
+            .await
+            .unwrap_or_else(|e| panic!("ListQueue {area} {panel:?}: {e:?}"))
     }
 
     /// Polls `count` (a SQL query returning one bigint) until it equals `want` or time runs out;

@@ -183,6 +183,65 @@ async fn a_repeat_within_twelve_months_is_detected_from_earlier_referrals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_is_counted_across_referrals_of_the_same_victim() {
+    let system = spawn_system().await;
+    // Two police-reported incidents: below the threshold of 3 on their own.
+    let first = system
+        .decide(Sample::new("Esther Across").yes(2).police_incidents(2))
+        .await;
+    assert_eq!(first.status(), ReferralStatus::BelowThreshold);
+    // The same incident reported again by another agency adds nothing.
+    let same = system
+        .decide(Sample::new("Esther Across").yes(2).police_incidents(1))
+        .await;
+    let d = same.decision.clone().unwrap();
+    assert_eq!(
+        same.status(),
+        ReferralStatus::BelowThreshold,
+        "{}",
+        d.reason
+    );
+    assert!(
+        d.reason.contains(
+            "2 police-reported incidents in 12 months, 1 of them reported in earlier referrals"
+        ),
+        "{}",
+        d.reason
+    );
+
+    // A new incident the next day, referred on its own, is the third: potential escalation.
+    let third = system
+        .decide(
+            Sample::new(" esther  ACROSS ")
+                .yes(2)
+                .police_incidents(1)
+                .incident_days_ago(1),
+        )
+        .await;
+    let d = third.decision.clone().unwrap();
+    assert_eq!(third.status(), ReferralStatus::Routed, "{}", d.reason);
+    assert_eq!(d.criterion(), Criterion::PotentialEscalation);
+    assert!(
+        d.reason.contains("3 police-reported incidents")
+            && d.reason
+                .contains("2 of them reported in earlier referrals of the same victim"),
+        "{}",
+        d.reason
+    );
+    // Another victim's incidents never count.
+    let other = system
+        .decide(
+            Sample::new("Esther Other")
+                .yes(2)
+                .police_incidents(1)
+                .incident_days_ago(1),
+        )
+        .await;
+    assert_eq!(other.status(), ReferralStatus::BelowThreshold);
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_area_applies_its_own_configured_threshold() {
     // Hackney's own entry in a rule file: 15 yes answers.
     let dir = TempDir::new();

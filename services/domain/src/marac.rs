@@ -23,6 +23,9 @@ pub struct DaCase {
     /// Non-empty when the referrer uses professional judgement (reasons are mandatory).
     pub professional_judgement_reasons: Vec<String>,
     pub police_incident_dates: Vec<NaiveDate>,
+    /// Police-reported incident dates the same victim's earlier referrals gave (matched by
+    /// keyed hash), so that escalation is counted across referrals, not just within one.
+    pub earlier_incident_dates: Vec<NaiveDate>,
     /// Indicators the referral carries that an area's local criteria may name.
     pub indicators: Vec<LocalCriterion>,
 }
@@ -78,12 +81,13 @@ pub fn decide(
         (true, _) => {
             let band = case.dash.band();
             format!(
-                "Below the MARAC threshold under {area}'s rules: DASH score {} ({}; threshold {}), {} police-reported incidents in {} months (threshold {}), no MARAC referral in the last {} months{}, no professional judgement. Signpost to {} services and tell the referrer.",
+                "Below the MARAC threshold under {area}'s rules: DASH score {} ({}; threshold {}), {} police-reported incidents in {} months{} (threshold {}), no MARAC referral in the last {} months{}, no professional judgement. Signpost to {} services and tell the referrer.",
                 findings.yes_count,
                 band.label(),
                 rules.dash_threshold,
                 findings.incidents_in_window,
                 rules.escalation_window_months,
+                findings.earlier_note(),
                 rules.escalation_incidents,
                 rules.repeat_window_months,
                 if rules.local_criteria.is_empty() {
@@ -131,6 +135,8 @@ pub fn decide(
 struct Findings {
     yes_count: u32,
     incidents_in_window: u32,
+    /// How many of those only earlier referrals reported.
+    earlier_in_window: u32,
     /// The anchor date of the repeat window that a prior referral falls in, and what it was.
     repeat_anchor: Option<(NaiveDate, &'static str)>,
     local: Vec<LocalCriterion>,
@@ -139,6 +145,19 @@ struct Findings {
 
 impl Findings {
     fn assess(case: &DaCase, history: &[PriorMaracReferral], rules: &AreaRules) -> Self {
+        // One incident per date: two referrals about the same incident report the same date.
+        let mut incidents: Vec<NaiveDate> = case.police_incident_dates.clone();
+        incidents.sort_unstable();
+        incidents.dedup();
+        let mut earlier_only: Vec<NaiveDate> = case
+            .earlier_incident_dates
+            .iter()
+            .copied()
+            .filter(|d| incidents.binary_search(d).is_err())
+            .collect();
+        earlier_only.sort_unstable();
+        earlier_only.dedup();
+        incidents.extend(&earlier_only);
         let repeat_anchor = history
             .iter()
             .map(|p| match (rules.repeat_anchor, p.heard_on) {
@@ -157,7 +176,12 @@ impl Findings {
         Self {
             yes_count: case.dash.yes_count(),
             incidents_in_window: count_in_window(
-                &case.police_incident_dates,
+                &incidents,
+                case.incident_date,
+                rules.escalation_window_months,
+            ),
+            earlier_in_window: count_in_window(
+                &earlier_only,
                 case.incident_date,
                 rules.escalation_window_months,
             ),
@@ -208,10 +232,11 @@ impl Findings {
                 )
             }
             Criterion::PotentialEscalation => format!(
-                "Potential escalation: {} police-reported incidents in the {} months to {} (threshold {}).",
+                "Potential escalation: {} police-reported incidents in the {} months to {}{} (threshold {}).",
                 self.incidents_in_window,
                 rules.escalation_window_months,
                 case.incident_date,
+                self.earlier_note(),
                 rules.escalation_incidents
             ),
             Criterion::Local(l) => {
@@ -222,6 +247,15 @@ impl Findings {
                 self.professional_judgement
             ),
             _ => unreachable!("not a MARAC criterion"),
+        }
+    }
+}
+
+impl Findings {
+    fn earlier_note(&self) -> String {
+        match self.earlier_in_window {
+            0 => String::new(),
+            n => format!(", {n} of them reported in earlier referrals of the same victim"),
         }
     }
 }
@@ -277,6 +311,7 @@ mod tests {
             dash: DashChecklist::with_yes_count(yes),
             professional_judgement_reasons: vec![],
             police_incident_dates: vec![],
+            earlier_incident_dates: vec![],
             indicators: vec![],
         }
     }
@@ -461,6 +496,35 @@ mod tests {
             };
             assert_eq!(d.outcome, outcome, "{what} in {received}");
         }
+    }
+
+    #[test]
+    fn escalation_counts_incidents_from_earlier_referrals_of_the_same_victim_once() {
+        let mut c = case(CITY, 2);
+        c.police_incident_dates = vec![date("2026-10-15")];
+        // The same incident reported again is one incident, not two.
+        c.earlier_incident_dates = vec![date("2026-10-15"), date("2026-06-01")];
+        let d = decide_now(&c);
+        assert_eq!(d.outcome, Outcome::BelowThreshold, "{}", d.reason);
+        assert!(
+            d.reason.contains(
+                "2 police-reported incidents in 12 months, 1 of them reported in earlier referrals"
+            ),
+            "{}",
+            d.reason
+        );
+        c.earlier_incident_dates.push(date("2026-02-01"));
+        let d = decide_now(&c);
+        assert_eq!(
+            d.criterion,
+            Some(Criterion::PotentialEscalation),
+            "{}",
+            d.reason
+        );
+        assert!(d.reason.contains("3 police-reported incidents in the 12 months to 2026-10-15, 2 of them reported in earlier referrals"), "{}", d.reason);
+        // Outside the window they do not count.
+        c.earlier_incident_dates = vec![date("2025-10-14"), date("2025-06-01")];
+        assert_eq!(decide_now(&c).outcome, Outcome::BelowThreshold);
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub fn prepare(referral: &Referral, cx: &Inputs) -> anyhow::Result<Prepared> {
                     .iter()
                     .map(|d| date(d, "police-reported incident date"))
                     .collect::<Result<_, _>>()?,
+                // Filled in by the handler, inside the decision's transaction.
+                earlier_incident_dates: Vec::new(),
                 indicators,
             };
             let victim_key = cx

@@ -72,7 +72,17 @@ impl Handler for TriageHandler {
         let (decision, victim_key) = match &prepared {
             Prepared::DomesticAbuse { case, victim_key } => {
                 let history = marac_history(&mut tx, victim_key, referral_id).await?;
-                let d = marac::decide(case, &history, &loaded.rules, &self.directory);
+                let mut case = case.clone();
+                case.earlier_incident_dates =
+                    earlier_incidents(&mut tx, victim_key, referral_id).await?;
+                let d = marac::decide(&case, &history, &loaded.rules, &self.directory);
+                record_incidents(
+                    &mut tx,
+                    victim_key,
+                    referral_id,
+                    &case.police_incident_dates,
+                )
+                .await?;
                 (d, Some(victim_key))
             }
             Prepared::CommunityMarac(c) => {
@@ -151,6 +161,42 @@ async fn marac_history(
             heard_on,
         })
         .collect())
+}
+
+/// Police-reported incident dates the same victim's other referrals gave.
+async fn earlier_incidents(
+    conn: &mut PgConnection,
+    victim_key: &[u8],
+    referral_id: Uuid,
+) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    let rows: Vec<(NaiveDate,)> = sqlx::query_as(
+        "SELECT DISTINCT incident_date FROM triage.police_incidents WHERE victim_key = $1 AND referral_id <> $2",
+    )
+    .bind(victim_key)
+    .bind(referral_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(d,)| d).collect())
+}
+
+/// Remembers this referral's incident dates for the victim's later referrals. Idempotent: the
+/// referral is part of the key, so a repeated announcement adds nothing.
+async fn record_incidents(
+    conn: &mut PgConnection,
+    victim_key: &[u8],
+    referral_id: Uuid,
+    dates: &[NaiveDate],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO triage.police_incidents (victim_key, incident_date, referral_id) \
+         SELECT $1, d, $2 FROM UNNEST($3::date[]) AS d ON CONFLICT DO NOTHING",
+    )
+    .bind(victim_key)
+    .bind(referral_id)
+    .bind(dates)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Stores the decision; false when the referral was decided already.
