@@ -154,9 +154,13 @@ impl Directory {
             .unwrap_or(code.as_str())
     }
 
-    /// "Hackney (E09000012)", for reasons a person reads.
+    /// "Hackney (E09000012)", for reasons a person reads; the bare code for an area the
+    /// directory does not have.
     pub fn label(&self, code: &AreaCode) -> String {
-        format!("{} ({code})", self.name(code))
+        match self.areas.get(code) {
+            Some(a) => format!("{} ({code})", a.name),
+            None => code.to_string(),
+        }
     }
 
     pub fn police_force(&self, code: &str) -> Option<&PoliceForce> {

@@ -112,6 +112,18 @@ impl Check<'_> {
     /// A well-formed GSS code of a local authority in the area directory. `instead` says what
     /// else the client may send.
     fn area(&mut self, field: &str, value: &str, instead: &str) {
+        self.local_authority(field, value, instead, false);
+    }
+
+    /// Like [`Check::area`]; with `anywhere_in_the_uk`, a local authority outside the directory is
+    /// accepted too: people live all over the UK (DOMAIN.md 2.2), incidents here happen here.
+    fn local_authority(
+        &mut self,
+        field: &str,
+        value: &str,
+        instead: &str,
+        anywhere_in_the_uk: bool,
+    ) {
         if value.trim().is_empty() {
             self.fail(
                 field,
@@ -121,6 +133,7 @@ impl Check<'_> {
         }
         match AreaCode::parse(value) {
             Err(e) => self.fail(field, e.to_string()),
+            Ok(code) if anywhere_in_the_uk && code.is_local_authority() => {}
             Ok(code) if !self.directory.known(&code) => self.fail(
                 field,
                 format!(
@@ -153,10 +166,11 @@ impl Check<'_> {
                     self.fail(field, format!("is required: {why}; {KINDS}"));
                 }
             }
-            Some(residence::Kind::LocalAuthorityCode(code)) => self.area(
+            Some(residence::Kind::LocalAuthorityCode(code)) => self.local_authority(
                 &format!("{field}.local_authority_code"),
                 code,
                 ", or give the postcode",
+                true,
             ),
             Some(residence::Kind::Postcode(raw)) => {
                 self.postcode(&format!("{field}.postcode"), raw)
@@ -764,9 +778,21 @@ mod tests {
             &[],
         ),
         (
-            "residence authority outside the directory",
+            "residence authority elsewhere in the UK (Cardiff)",
             valid,
             |r| victim(r).residence = in_area("W06000015"),
+            &[],
+        ),
+        (
+            "residence in a London borough that does not exist",
+            valid,
+            |r| victim(r).residence = in_area("E09000034"),
+            &["referral.domestic_abuse.victim.residence.local_authority_code"],
+        ),
+        (
+            "residence code that is not a local authority (a police force area)",
+            valid,
+            |r| victim(r).residence = in_area("E23000001"),
             &["referral.domestic_abuse.victim.residence.local_authority_code"],
         ),
         (
@@ -1310,9 +1336,9 @@ mod tests {
         );
 
         let mut r = valid();
-        victim(&mut r).residence = in_area("W06000015");
+        victim(&mut r).residence = in_area("E09000034");
         let v = only(&r).description;
-        assert!(v.contains("'W06000015'"), "{v}");
+        assert!(v.contains("'E09000034'"), "{v}");
         assert!(v.contains("or give the postcode"), "{v}");
 
         let mut r = valid();

@@ -24,6 +24,12 @@ pub fn resolve(
                 how: format!("local-authority code {code}"),
                 code,
             },
+            // Somewhere in the UK beyond the directory (DOMAIN.md 2.2: people "resident
+            // elsewhere in the UK"): routed by its code; what needs a contact there raises it.
+            Ok(code) if code.is_local_authority() => Residence::Area {
+                how: format!("local-authority code {code}, outside refroute's area directory"),
+                code,
+            },
             _ => unresolved(
                 format!("local-authority code '{code}' is not in the area directory"),
                 GIVE_FULL,
