@@ -211,6 +211,22 @@ async fn reload_rule_set_puts_a_new_version_in_force_and_refuses_a_bad_file_keep
             Duration::ZERO,
         )
         .await;
+
+    // On-call sees refusals without reading logs.
+    let metrics = system.scrape("triage").await.unwrap();
+    for result in ["applied", "refused"] {
+        let line = format!(
+            "refroute_rule_reloads_total{{trigger=\"ReloadRuleSet\",result=\"{result}\"}} "
+        );
+        let count: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .unwrap_or_else(|| panic!("no {line} in\n{metrics}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(count >= 1, "{line}{count}");
+    }
     system.shutdown().await;
 }
 

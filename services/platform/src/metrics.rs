@@ -28,7 +28,7 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Registry::default)
 }
 
-const HELP: [(&str, &str); 4] = [
+const HELP: [(&str, &str); 5] = [
     (
         "refroute_messages_total",
         "Messages settled by a consumer, by queue and result (acked, dead_lettered, retried).",
@@ -44,6 +44,10 @@ const HELP: [(&str, &str); 4] = [
     (
         "refroute_decisions_total",
         "Triage decisions, by pathway, outcome and the criterion that fired.",
+    ),
+    (
+        "refroute_rule_reloads_total",
+        "Rule-file reloads by trigger (SIGHUP, ReloadRuleSet) and result (applied, refused: alert on refused).",
     ),
 ];
 

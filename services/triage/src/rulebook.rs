@@ -143,7 +143,14 @@ pub async fn reload_on_sighup(book: RuleBook, stop: tokio_util::sync::Cancellati
     }
 }
 
-pub fn log_reload(result: &Result<Arc<Loaded>, ReloadError>, trigger: &str) {
+pub fn log_reload(result: &Result<Arc<Loaded>, ReloadError>, trigger: &'static str) {
+    if trigger != "start" {
+        let outcome = if result.is_ok() { "applied" } else { "refused" };
+        refroute_platform::metrics::increment(
+            "refroute_rule_reloads_total",
+            &[("trigger", trigger), ("result", outcome)],
+        );
+    }
     match result {
         Ok(l) => tracing::info!(
             trigger,
