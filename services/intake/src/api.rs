@@ -11,7 +11,8 @@ use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::intake_service_server::IntakeService;
 use refroute_proto::v1::{
-    CreateReferralRequest, GetReferralRequest, Referral, ReferralReceived, ReferralStatus,
+    CreateReferralRequest, GetReferralRequest, Person, Referral, ReferralReceived, ReferralStatus,
+    Residence, SupplyResidenceRequest, referral,
 };
 use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
@@ -74,7 +75,72 @@ impl IntakeApi {
     }
 }
 
+/// The person whose residence decides where a referral goes: the victim of domestic abuse, the
+/// subject of a Community MARAC or Prevent referral.
+fn resident(referral: &mut Referral) -> Option<&mut Person> {
+    match referral.details.as_mut()? {
+        referral::Details::DomesticAbuse(d) => d.victim.as_mut(),
+        referral::Details::CommunityMarac(c) => c.subject.as_mut(),
+        referral::Details::Prevent(p) => p.subject.as_mut(),
+    }
+}
+
 impl IntakeApi {
+    /// Puts the supplied residence on a referral waiting for review and announces it to triage
+    /// again, in one transaction; a retry of the same change answers with the referral.
+    async fn supply(
+        &self,
+        id: Uuid,
+        residence: Residence,
+        trace: &TraceContext,
+    ) -> Result<Referral, Status> {
+        let db_down = |e: sqlx::Error| unavailable("referral store unavailable", e);
+        let mut tx = self.store.pool.begin().await.map_err(db_down)?;
+        let Some(stored) = self.store.lock(&mut tx, id).await.map_err(store_status)? else {
+            return Err(status_with_reason(
+                Code::NotFound,
+                "REFERRAL_NOT_FOUND",
+                format!("no referral {id}"),
+            ));
+        };
+        let mut referral = stored.referral;
+        let status = referral.status();
+        let person = resident(&mut referral)
+            .ok_or_else(|| Status::internal("stored referral has no person to place"))?;
+        if status != ReferralStatus::NeedsReview {
+            if person.residence.as_ref() == Some(&residence) {
+                return Ok(referral);
+            }
+            return Err(status_with_reason(
+                Code::FailedPrecondition,
+                "NOT_IN_REVIEW",
+                format!(
+                    "referral {id} is {}, not waiting for review: only a referral in REFERRAL_STATUS_NEEDS_REVIEW takes a residence",
+                    status.as_str_name()
+                ),
+            ));
+        }
+        person.residence = Some(residence);
+        referral.status = ReferralStatus::Received as i32;
+        referral.decision = None;
+        referral.update_time = Some(timestamp(Utc::now()));
+        self.store
+            .amend_for_triage(&mut tx, &referral)
+            .await
+            .map_err(db_down)?;
+        let event = ReferralReceived {
+            referral: Some(referral.clone()),
+        };
+        self.outbox
+            .enqueue(&mut tx, &event, &referral.id, trace)
+            .await
+            .map_err(db_down)?;
+        tx.commit().await.map_err(db_down)?;
+        self.outbox.notify_committed();
+        tracing::info!("residence supplied; referral sent to triage again");
+        Ok(referral)
+    }
+
     /// Stores a new referral and its `referral.received` event in one transaction, or answers
     /// a retry with the original.
     async fn store_new(
@@ -149,6 +215,27 @@ impl IntakeService for IntakeApi {
         let trace = TraceContext::start();
         let span = tracing::info_span!("create_referral", referral_id = %referral.id, trace_id = %trace.trace_id);
         self.store_new(referral, &request.request_id, &hash, &trace)
+            .instrument(span)
+            .await
+            .map(Response::new)
+    }
+
+    async fn supply_residence(
+        &self,
+        request: Request<SupplyResidenceRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        let request = request.into_inner();
+        let id = validate::validate_supplied_residence(
+            &request,
+            Utc::now().date_naive(),
+            &self.directory,
+        )
+        .map_err(|v| invalid_argument(&v))?;
+        let residence = request.residence.expect("validated");
+        let trace = TraceContext::start();
+        let span =
+            tracing::info_span!("supply_residence", referral_id = %id, trace_id = %trace.trace_id);
+        self.supply(id, residence, &trace)
             .instrument(span)
             .await
             .map(Response::new)

@@ -92,6 +92,41 @@ impl Store {
         row.map(|r| self.open(r)).transpose()
     }
 
+    /// The referral, locked until `conn`'s transaction ends, so two changes cannot interleave.
+    pub async fn lock(
+        &self,
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> Result<Option<Stored>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+        row.map(|r| self.open(r)).transpose()
+    }
+
+    /// Stores an amended referral, sealed again, back to RECEIVED and without a decision: it
+    /// waits for triage to decide it again.
+    pub async fn amend_for_triage(
+        &self,
+        conn: &mut PgConnection,
+        referral: &Referral,
+    ) -> Result<(), sqlx::Error> {
+        let id: Uuid = referral.id.parse().expect("stored referrals have UUIDs");
+        let sealed = self.sealer.seal(&referral.id, &referral.encode_to_vec());
+        sqlx::query(
+            "UPDATE intake.referrals SET sealed_referral = $2, status = $3, decision = NULL, updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(sealed)
+        .bind(status_name(ReferralStatus::Received))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     /// Records triage's outcome. Returns false if the referral is unknown.
     pub async fn set_outcome(
         &self,

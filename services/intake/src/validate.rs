@@ -15,7 +15,7 @@ use refroute_platform::grpc::Violation;
 use refroute_proto::v1::{
     CommunityMaracReferral, Concern, ConsentState, CreateReferralRequest, DashAnswer,
     DomesticAbuseReferral, Incident, Pathway, Person, PreventConsent, PreventReferral, Residence,
-    RiskIndicator, referral, residence,
+    RiskIndicator, SupplyResidenceRequest, referral, residence,
 };
 
 pub const MAX_REQUEST_ID: usize = 128;
@@ -159,7 +159,11 @@ impl Check<'_> {
     /// (resolved, or sent to review, by triage) or no fixed abode.
     fn residence(&mut self, path: &str, residence: Option<&Residence>, required: Option<&str>) {
         const KINDS: &str = "give local_authority_code, postcode or no_fixed_abode";
-        let field = format!("{path}.residence");
+        let field = if path.is_empty() {
+            "residence".to_string()
+        } else {
+            format!("{path}.residence")
+        };
         match residence.and_then(|r| r.kind.as_ref()) {
             None => {
                 if let Some(why) = required {
@@ -307,6 +311,35 @@ fn truncate(s: &str) -> String {
 /// Checks a create request against the rules in the proto comments. `today` is injected so
 /// "not in the future" and ages are testable; `directory` is the area directory the deployment
 /// routes by (shipped areas plus its own file).
+/// Checks a `SupplyResidence` request: a referral id and a residence, as `CreateReferral` checks it.
+pub fn validate_supplied_residence(
+    request: &SupplyResidenceRequest,
+    today: NaiveDate,
+    directory: &Directory,
+) -> Result<uuid::Uuid, Vec<Violation>> {
+    let mut c = Check {
+        violations: Vec::new(),
+        today,
+        directory,
+    };
+    let id = request.referral_id.trim().parse::<uuid::Uuid>().ok();
+    if id.is_none() {
+        c.fail(
+            "referral_id",
+            "is not a referral id (the UUID CreateReferral returned)",
+        );
+    }
+    c.residence(
+        "",
+        request.residence.as_ref(),
+        Some("it is what the referral is waiting for"),
+    );
+    match id {
+        Some(id) if c.violations.is_empty() => Ok(id),
+        _ => Err(c.violations),
+    }
+}
+
 pub fn validate(
     request: &CreateReferralRequest,
     today: NaiveDate,

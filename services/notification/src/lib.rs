@@ -62,6 +62,11 @@ pub async fn run(
             Arc::new(queue::ReviewHandler::new(store.clone(), review_queue)),
         ),
         Worker::consumer(
+            topology::NOTIFICATION_REVIEW_RESOLVED.name,
+            settings.amqp.prefetch,
+            Arc::new(queue::ReviewResolvedHandler::new(store.clone())),
+        ),
+        Worker::consumer(
             topology::NOTIFICATION_RESIDENCE_NOTICE.name,
             settings.amqp.prefetch,
             Arc::new(notice::NoticeHandler::new(pool.clone(), sealer, directory)),

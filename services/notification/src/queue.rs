@@ -13,7 +13,8 @@ use refroute_platform::messaging::{
 };
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::{
-    Case, CaseHeard, Decision, Panel, Referral, ReferralNeedsReview, ReferralRouted, referral,
+    Case, CaseHeard, Decision, Panel, Referral, ReferralBelowThreshold, ReferralDeclined,
+    ReferralNeedsReview, ReferralRouted, TransferRequested, referral,
 };
 use sqlx::PgPool;
 use std::marker::PhantomData;
@@ -174,7 +175,7 @@ impl QueueStore {
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (referral_id) DO UPDATE SET area_code = excluded.area_code, panel = excluded.panel, \
                criterion = excluded.criterion, sealed_case = excluded.sealed_case, routed_at = now() \
-             WHERE queue_cases.panel = 'PANEL_REVIEW' AND excluded.panel <> 'PANEL_REVIEW' \
+             WHERE queue_cases.panel = 'PANEL_REVIEW' \
              RETURNING routed_at",
         )
         .bind(referral_id)
@@ -366,6 +367,59 @@ impl<E: CaseEvent> Handler for QueueHandler<E> {
         self.store
             .enqueue(self.consumer, message.message_id, &case)
             .await?;
+        Ok(())
+    }
+}
+
+/// Takes a referral out of the review queue when it is decided again with an outcome that
+/// queues nothing (below threshold, declined, transferred): the reviewer's work is done. Most
+/// such events are about referrals that never waited for review, and change nothing.
+pub struct ReviewResolvedHandler {
+    store: QueueStore,
+}
+
+impl ReviewResolvedHandler {
+    pub const CONSUMER: &'static str = "notification.review-resolved";
+
+    pub fn new(store: QueueStore) -> Self {
+        Self { store }
+    }
+}
+
+fn resolved_referral_id(message: &Incoming) -> Result<String, HandleError> {
+    let body = message.payload.as_slice();
+    Ok(match message.message_type.as_str() {
+        ReferralBelowThreshold::TYPE => ReferralBelowThreshold::decode(body)?.referral_id,
+        ReferralDeclined::TYPE => ReferralDeclined::decode(body)?.referral_id,
+        TransferRequested::TYPE => TransferRequested::decode(body)?.referral_id,
+        other => {
+            return Err(HandleError::Permanent(anyhow::anyhow!(
+                "unexpected message type '{other}'"
+            )));
+        }
+    })
+}
+
+impl Handler for ReviewResolvedHandler {
+    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
+        let id = resolved_referral_id(message)?;
+        let referral_id: Uuid = id.parse().map_err(|_| {
+            HandleError::Permanent(anyhow::anyhow!("referral id '{id}' is not a UUID"))
+        })?;
+        let mut tx = self.store.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, Self::CONSUMER, message.message_id).await? {
+            return Ok(());
+        }
+        let cleared = sqlx::query(
+            "DELETE FROM notification.queue_cases WHERE referral_id = $1 AND panel = 'PANEL_REVIEW'",
+        )
+        .bind(referral_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if cleared.rows_affected() > 0 {
+            tracing::info!(%referral_id, "review resolved: referral left the review queue");
+        }
         Ok(())
     }
 }

@@ -199,7 +199,9 @@ async fn record_incidents(
     Ok(())
 }
 
-/// Stores the decision; false when the referral was decided already.
+/// Stores the decision; false when the referral was decided already. A decision to wait for
+/// review is the one that may be replaced (the referrer has since supplied the residence): it
+/// moves to `triage.superseded_decisions` first. Every other decision is final.
 async fn record(
     conn: &mut PgConnection,
     referral_id: Uuid,
@@ -207,10 +209,25 @@ async fn record(
     wire: &v1::Decision,
     rule_set_sha256: &str,
 ) -> Result<bool, sqlx::Error> {
+    const REVIEW: &str = "OUTCOME_NEEDS_REVIEW";
+    sqlx::query(
+        "INSERT INTO triage.superseded_decisions SELECT d.*, now() FROM triage.decisions d \
+         WHERE d.referral_id = $1 AND d.outcome = $2",
+    )
+    .bind(referral_id)
+    .bind(REVIEW)
+    .execute(&mut *conn)
+    .await?;
     let name = |c| case::criterion(c).as_str_name();
-    let inserted = sqlx::query(
+    let stored = sqlx::query(
         "INSERT INTO triage.decisions (referral_id, pathway, outcome, destination_area, criterion, criteria_met, reason, rule_set, rule_set_version, rules_area, dash_yes_count, decided_at, panel, rule_set_sha256, decision) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $12, $13, $14) ON CONFLICT (referral_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $12, $13, $14) \
+         ON CONFLICT (referral_id) DO UPDATE SET pathway = EXCLUDED.pathway, outcome = EXCLUDED.outcome, \
+           destination_area = EXCLUDED.destination_area, criterion = EXCLUDED.criterion, criteria_met = EXCLUDED.criteria_met, \
+           reason = EXCLUDED.reason, rule_set = EXCLUDED.rule_set, rule_set_version = EXCLUDED.rule_set_version, \
+           rules_area = EXCLUDED.rules_area, dash_yes_count = EXCLUDED.dash_yes_count, decided_at = EXCLUDED.decided_at, \
+           panel = EXCLUDED.panel, rule_set_sha256 = EXCLUDED.rule_set_sha256, decision = EXCLUDED.decision \
+         WHERE triage.decisions.outcome = $15",
     )
     .bind(referral_id)
     .bind(case::pathway(d.pathway).as_str_name())
@@ -226,9 +243,10 @@ async fn record(
     .bind(case::panel(d.panel).as_str_name())
     .bind(rule_set_sha256)
     .bind(wire.encode_to_vec())
+    .bind(REVIEW)
     .execute(conn)
     .await?;
-    Ok(inserted.rows_affected() == 1)
+    Ok(stored.rows_affected() == 1)
 }
 
 impl TriageHandler {

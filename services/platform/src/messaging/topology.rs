@@ -41,6 +41,16 @@ pub const NOTIFICATION_REFERRAL_NEEDS_REVIEW: QueueSpec = QueueSpec {
     name: "notification.referral-needs-review",
     bindings: &["referral.needs_review.v1"],
 };
+/// Outcomes that leave no case in a queue: a referral that waited for review and was then
+/// decided one of these leaves the review queue.
+pub const NOTIFICATION_REVIEW_RESOLVED: QueueSpec = QueueSpec {
+    name: "notification.review-resolved",
+    bindings: &[
+        "referral.below_threshold.v1",
+        "referral.declined.v1",
+        "transfer.requested.v1",
+    ],
+};
 pub const NOTIFICATION_RESIDENCE_NOTICE: QueueSpec = QueueSpec {
     name: "notification.residence-notice",
     bindings: &["residence.notice_requested.v1"],
@@ -50,12 +60,13 @@ pub const TRANSFER_TRANSFER_REQUESTED: QueueSpec = QueueSpec {
     bindings: &["transfer.requested.v1"],
 };
 
-pub const QUEUES: [&QueueSpec; 7] = [
+pub const QUEUES: [&QueueSpec; 8] = [
     &TRIAGE_REFERRAL_RECEIVED,
     &TRIAGE_CASE_HEARD,
     &INTAKE_REFERRAL_OUTCOMES,
     &NOTIFICATION_REFERRAL_ROUTED,
     &NOTIFICATION_REFERRAL_NEEDS_REVIEW,
+    &NOTIFICATION_REVIEW_RESOLVED,
     &NOTIFICATION_RESIDENCE_NOTICE,
     &TRANSFER_TRANSFER_REQUESTED,
 ];
