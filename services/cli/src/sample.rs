@@ -69,6 +69,40 @@ fn wrap(
     }
 }
 
+/// The setters every sample shares: where the person lives, where it happened, and the
+/// referrer's reference (each sample has fields `residence`, `incident_area` and `reference`).
+macro_rules! shared_setters {
+    () => {
+        /// The person lives in the local authority with this GSS code.
+        pub fn lives_in(mut self, area: &str) -> Self {
+            self.residence = Lives::Area(area.into());
+            self
+        }
+
+        /// The person lives at this postcode (as written: full, partial or Northern Irish).
+        pub fn lives_at_postcode(mut self, postcode: &str) -> Self {
+            self.residence = Lives::Postcode(postcode.into());
+            self
+        }
+
+        pub fn no_fixed_abode(mut self) -> Self {
+            self.residence = Lives::NoFixedAbode;
+            self
+        }
+
+        /// It happened in the local authority with this GSS code.
+        pub fn incident_in(mut self, area: &str) -> Self {
+            self.incident_area = area.into();
+            self
+        }
+
+        pub fn reference(mut self, reference: &str) -> Self {
+            self.reference = reference.into();
+            self
+        }
+    };
+}
+
 /// A valid domestic-abuse referral received in the City: victim living in the City (GSS code),
 /// incident in the City two days ago, 3 DASH "yes" answers, no criterion met.
 #[derive(Clone, Debug)]
@@ -88,6 +122,8 @@ pub struct Sample {
 }
 
 impl Sample {
+    shared_setters!();
+
     pub fn new(victim_name: impl Into<String>) -> Self {
         Self {
             request_id: new_request_id(),
@@ -108,29 +144,6 @@ impl Sample {
     /// `yes` of the 24 DASH answers are "yes".
     pub fn yes(mut self, yes: usize) -> Self {
         self.yes = yes;
-        self
-    }
-
-    /// The victim lives in the local authority with this GSS code.
-    pub fn lives_in(mut self, area: &str) -> Self {
-        self.residence = Lives::Area(area.into());
-        self
-    }
-
-    /// The victim lives at this postcode (given as written: full, partial or Northern Irish).
-    pub fn lives_at_postcode(mut self, postcode: &str) -> Self {
-        self.residence = Lives::Postcode(postcode.into());
-        self
-    }
-
-    pub fn no_fixed_abode(mut self) -> Self {
-        self.residence = Lives::NoFixedAbode;
-        self
-    }
-
-    /// The incident happened in the local authority with this GSS code.
-    pub fn incident_in(mut self, area: &str) -> Self {
-        self.incident_area = area.into();
         self
     }
 
@@ -165,11 +178,6 @@ impl Sample {
         let shift = |d: NaiveDate| d + (date - self.incident_date);
         self.police_incidents = self.police_incidents.iter().map(|d| shift(*d)).collect();
         self.incident_date = date;
-        self
-    }
-
-    pub fn reference(mut self, reference: &str) -> Self {
-        self.reference = reference.into();
         self
     }
 
@@ -255,6 +263,8 @@ pub struct CommunitySample {
 }
 
 impl CommunitySample {
+    shared_setters!();
+
     pub fn new(subject_name: impl Into<String>) -> Self {
         Self {
             request_id: new_request_id(),
@@ -300,35 +310,9 @@ impl CommunitySample {
         self
     }
 
-    pub fn lives_in(mut self, area: &str) -> Self {
-        self.residence = Lives::Area(area.into());
-        self
-    }
-
-    pub fn lives_at_postcode(mut self, postcode: &str) -> Self {
-        self.residence = Lives::Postcode(postcode.into());
-        self
-    }
-
-    pub fn no_fixed_abode(mut self) -> Self {
-        self.residence = Lives::NoFixedAbode;
-        self
-    }
-
-    /// The behaviour happened in the local authority with this GSS code.
-    pub fn incident_in(mut self, area: &str) -> Self {
-        self.incident_area = area.into();
-        self
-    }
-
     /// Consent was not sought because asking was unsafe; a lawful basis is given instead.
     pub fn consent_not_sought(mut self) -> Self {
         self.consent = ConsentState::NotSoughtUnsafe;
-        self
-    }
-
-    pub fn reference(mut self, reference: &str) -> Self {
-        self.reference = reference.into();
         self
     }
 
@@ -397,6 +381,8 @@ pub fn born_years_ago(years: u32) -> NaiveDate {
 }
 
 impl PreventSample {
+    shared_setters!();
+
     pub fn new(subject_name: impl Into<String>) -> Self {
         Self {
             request_id: new_request_id(),
@@ -426,32 +412,6 @@ impl PreventSample {
 
     pub fn consent(mut self, consent: PreventConsent) -> Self {
         self.consent = Some(consent);
-        self
-    }
-
-    pub fn lives_in(mut self, area: &str) -> Self {
-        self.residence = Lives::Area(area.into());
-        self
-    }
-
-    pub fn lives_at_postcode(mut self, postcode: &str) -> Self {
-        self.residence = Lives::Postcode(postcode.into());
-        self
-    }
-
-    pub fn no_fixed_abode(mut self) -> Self {
-        self.residence = Lives::NoFixedAbode;
-        self
-    }
-
-    /// The concern arose in the local authority with this GSS code.
-    pub fn incident_in(mut self, area: &str) -> Self {
-        self.incident_area = area.into();
-        self
-    }
-
-    pub fn reference(mut self, reference: &str) -> Self {
-        self.reference = reference.into();
         self
     }
 

@@ -128,6 +128,20 @@ impl IntakeApi {
             .amend_for_triage(&mut tx, &referral)
             .await
             .map_err(db_down)?;
+        self.commit_for_triage(tx, &referral, trace).await?;
+        tracing::info!("residence supplied; referral sent to triage again");
+        Ok(referral)
+    }
+
+    /// Adds `referral.received` to the transaction that stored the referral, and commits both:
+    /// triage hears of every stored referral, and of nothing that was not stored.
+    async fn commit_for_triage(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        referral: &Referral,
+        trace: &TraceContext,
+    ) -> Result<(), Status> {
+        let db_down = |e: sqlx::Error| unavailable("referral store unavailable", e);
         let event = ReferralReceived {
             referral: Some(referral.clone()),
         };
@@ -137,8 +151,7 @@ impl IntakeApi {
             .map_err(db_down)?;
         tx.commit().await.map_err(db_down)?;
         self.outbox.notify_committed();
-        tracing::info!("residence supplied; referral sent to triage again");
-        Ok(referral)
+        Ok(())
     }
 
     /// Stores a new referral and its `referral.received` event in one transaction, or answers
@@ -161,15 +174,7 @@ impl IntakeApi {
             drop(tx);
             return self.replay(request_id, hash).await;
         }
-        let event = ReferralReceived {
-            referral: Some(referral.clone()),
-        };
-        self.outbox
-            .enqueue(&mut tx, &event, &referral.id, trace)
-            .await
-            .map_err(db_down)?;
-        tx.commit().await.map_err(db_down)?;
-        self.outbox.notify_committed();
+        self.commit_for_triage(tx, &referral, trace).await?;
         tracing::info!(
             area = %referral.received_area_code,
             pathway = referral.pathway().as_str_name(),
