@@ -1,10 +1,12 @@
 //! `refroute.v1.CoordinatorService`: list, read and watch a panel's queue for one area, and
 //! record the meeting that heard a case.
 
+use crate::announce::{Announcement, Announcements};
+use crate::error::{CoordinatorError, quote};
 use crate::queue::{Cursor, Hearing, QueueStore};
 use chrono::{NaiveDate, Utc};
-use refroute_domain::AreaCode;
-use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason, unavailable};
+use refroute_domain::{AreaCode, AreaError};
+use refroute_platform::grpc::Violation;
 use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_proto::v1::coordinator_service_server::CoordinatorService;
 use refroute_proto::v1::{
@@ -16,7 +18,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -26,7 +28,7 @@ const MAX_PAGE: i32 = 500;
 pub struct CoordinatorApi {
     store: QueueStore,
     outbox: Outbox,
-    routed: broadcast::Sender<Case>,
+    announcements: Announcements,
     stop: CancellationToken,
 }
 
@@ -35,61 +37,79 @@ impl CoordinatorApi {
     pub fn new(
         store: QueueStore,
         outbox: Outbox,
-        routed: broadcast::Sender<Case>,
+        announcements: Announcements,
         stop: CancellationToken,
     ) -> Self {
         Self {
             store,
             outbox,
-            routed,
+            announcements,
             stop,
         }
     }
 }
 
+/// A date written exactly `YYYY-MM-DD`. chrono's `%Y-%m-%d` also takes `2026-1-2` and
+/// `+2026-01-02`; one date has one spelling here, as everywhere in refroute.
+pub fn canonical_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) {
+        return None;
+    }
+    if !digits(5..7) || !digits(8..10) {
+        return None;
+    }
+    let number = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
+}
+
+/// The referral id a request names, or the violation naming `field`.
+pub fn referral_id(field: &str, raw: &str) -> Result<Uuid, Violation> {
+    let id = raw.trim();
+    if id.is_empty() {
+        return Err(Violation::new(field, "is required (a UUID)"));
+    }
+    id.parse::<Uuid>().map_err(|_| {
+        Violation::new(
+            field,
+            format!("'{}' is not a referral id (a UUID)", quote(id)),
+        )
+    })
+}
+
 /// Checks a `RecordHearing` request, naming every bad field at once. `today` is injected so
-/// "not in the future" is testable.
+/// "not in the future" is testable; "not before the case was routed" needs the case, so
+/// [`QueueStore::record_hearing`] checks it.
 pub fn validate_hearing(
     request: &RecordHearingRequest,
     today: NaiveDate,
 ) -> Result<(Uuid, NaiveDate), Vec<Violation>> {
     let mut violations = Vec::new();
-    let id = request.referral_id.trim();
-    let referral_id = match id.parse::<Uuid>() {
-        Ok(u) => Some(u),
-        Err(_) if id.is_empty() => {
-            violations.push(Violation::new("referral_id", "is required (a UUID)"));
-            None
-        }
-        Err(_) => {
-            violations.push(Violation::new(
-                "referral_id",
-                format!("'{}' is not a referral id (a UUID)", truncate(id)),
-            ));
-            None
-        }
-    };
+    let referral_id = referral_id("referral_id", &request.referral_id)
+        .map_err(|v| violations.push(v))
+        .ok();
     let raw = request.meeting_date.trim();
     let meeting_date = if raw.is_empty() {
         violations.push(Violation::new("meeting_date", "is required (YYYY-MM-DD)"));
         None
     } else {
-        match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-            Err(_) => {
+        match canonical_date(raw) {
+            None => {
                 violations.push(Violation::new(
                     "meeting_date",
-                    format!("'{}' is not a date in the form YYYY-MM-DD", truncate(raw)),
+                    format!("'{}' is not a date in the form YYYY-MM-DD", quote(raw)),
                 ));
                 None
             }
-            Ok(d) if d > today => {
+            Some(d) if d > today => {
                 violations.push(Violation::new(
                     "meeting_date",
                     format!("{d} is in the future (today is {today})"),
                 ));
                 None
             }
-            Ok(d) => Some(d),
+            Some(d) => Some(d),
         }
     };
     match (referral_id, meeting_date) {
@@ -98,8 +118,12 @@ pub fn validate_hearing(
     }
 }
 
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
+/// The violation for a meeting before the case reached its panel: no panel could have heard it.
+pub fn before_routed(date: NaiveDate, routed_on: NaiveDate) -> Violation {
+    Violation::new(
+        "meeting_date",
+        format!("{date} is before the case was routed on {routed_on}"),
+    )
 }
 
 /// The queue a request names: a known area, and a panel (MARAC when left unspecified).
@@ -110,6 +134,16 @@ fn queue_of(
 ) -> Option<(AreaCode, Panel)> {
     let area = match AreaCode::parse(area_code) {
         Ok(a) => Some(a),
+        Err(AreaError::Malformed(_)) => {
+            violations.push(Violation::new(
+                "area_code",
+                format!(
+                    "'{}' is not a GSS code (expected a letter and 8 digits, e.g. E09000001)",
+                    quote(area_code)
+                ),
+            ));
+            None
+        }
         Err(e) => {
             violations.push(Violation::new("area_code", e.to_string()));
             None
@@ -128,13 +162,8 @@ fn queue_of(
 
 type CaseStream = Pin<Box<dyn Stream<Item = Result<Case, Status>> + Send>>;
 
-#[tonic::async_trait]
-impl CoordinatorService for CoordinatorApi {
-    async fn list_queue(
-        &self,
-        request: Request<ListQueueRequest>,
-    ) -> Result<Response<ListQueueResponse>, Status> {
-        let r = request.into_inner();
+impl CoordinatorApi {
+    async fn list(&self, r: ListQueueRequest) -> Result<ListQueueResponse, CoordinatorError> {
         let mut violations = Vec::new();
         let queue = queue_of(&r.area_code, r.panel, &mut violations);
         if !(0..=MAX_PAGE).contains(&r.page_size) {
@@ -156,7 +185,7 @@ impl CoordinatorService for CoordinatorApi {
             cursor
         };
         let Some((area, panel)) = queue.filter(|_| violations.is_empty()) else {
-            return Err(invalid_argument(&violations));
+            return Err(CoordinatorError::Invalid(violations));
         };
         let limit = if r.page_size == 0 {
             DEFAULT_PAGE
@@ -167,71 +196,127 @@ impl CoordinatorService for CoordinatorApi {
             .store
             .list(area.as_str(), panel, after, limit as i64)
             .await
-            .map_err(|e| unavailable("queue store unavailable", e))?;
-        Ok(Response::new(ListQueueResponse {
+            .map_err(CoordinatorError::store)?;
+        Ok(ListQueueResponse {
             cases,
             next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
-        }))
+        })
+    }
+
+    async fn get(&self, r: GetCaseRequest) -> Result<Case, CoordinatorError> {
+        let id = referral_id("referral_id", &r.referral_id)
+            .map_err(|v| CoordinatorError::Invalid(vec![v]))?;
+        self.store
+            .get(id)
+            .await
+            .map_err(CoordinatorError::store)?
+            .ok_or(CoordinatorError::NotFound(id))
+    }
+
+    async fn hear(&self, request: RecordHearingRequest) -> Result<Case, CoordinatorError> {
+        let (id, date) = validate_hearing(&request, Utc::now().date_naive())
+            .map_err(CoordinatorError::Invalid)?;
+        let trace = TraceContext::start();
+        let span =
+            tracing::info_span!("record_hearing", referral_id = %id, trace_id = %trace.trace_id);
+        let hearing = self
+            .store
+            .record_hearing(&self.outbox, id, date, &trace)
+            .instrument(span)
+            .await
+            .map_err(CoordinatorError::store)?;
+        match hearing {
+            Hearing::Recorded(case) => {
+                self.outbox.notify_committed();
+                Ok(case)
+            }
+            Hearing::Unchanged(case) => Ok(case),
+            Hearing::NotFound => Err(CoordinatorError::NotFound(id)),
+            Hearing::InReview(case) => Err(CoordinatorError::InReview {
+                id,
+                area: case.area_code,
+            }),
+            Hearing::BeforeRouted { routed_on } => {
+                Err(CoordinatorError::Invalid(vec![before_routed(
+                    date, routed_on,
+                )]))
+            }
+            Hearing::LaterRecorded { heard_on } => Err(CoordinatorError::LaterHearingRecorded {
+                id,
+                heard_on,
+                requested: date,
+            }),
+        }
+    }
+
+    fn watch(&self, r: WatchQueueRequest) -> Result<CaseStream, CoordinatorError> {
+        let mut violations = Vec::new();
+        let Some((area, panel)) = queue_of(&r.area_code, r.panel, &mut violations) else {
+            return Err(CoordinatorError::Invalid(violations));
+        };
+        // Subscribe before answering, so every case queued after the call is seen or the
+        // watcher is told it may not have been.
+        let mut announced = self
+            .announcements
+            .subscribe()
+            .map_err(|why| CoordinatorError::AnnouncementsMissed { why: why.into() })?;
+        let (tx, rx) = mpsc::channel(64);
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            let end = loop {
+                let next = tokio::select! {
+                    _ = stop.cancelled() => break CoordinatorError::ShuttingDown,
+                    _ = tx.closed() => return,
+                    next = announced.recv() => next,
+                };
+                match next {
+                    Ok(Announcement::Case(case))
+                        if case.area_code == area.as_str() && case.panel == panel as i32 =>
+                    {
+                        if tx.send(Ok(*case)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Announcement::Case(_)) => {}
+                    Ok(Announcement::Gap(why)) => {
+                        break CoordinatorError::AnnouncementsMissed { why: why.into() };
+                    }
+                    // Falling behind loses announcements just as a dropped connection does, and
+                    // the coordinator does the same about it.
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        break CoordinatorError::AnnouncementsMissed {
+                            why: format!("this watcher fell {missed} announcements behind"),
+                        };
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        break CoordinatorError::ShuttingDown;
+                    }
+                }
+            };
+            let _ = tx.send(Err(end.into())).await;
+        });
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+}
+
+#[tonic::async_trait]
+impl CoordinatorService for CoordinatorApi {
+    async fn list_queue(
+        &self,
+        request: Request<ListQueueRequest>,
+    ) -> Result<Response<ListQueueResponse>, Status> {
+        Ok(Response::new(self.list(request.into_inner()).await?))
     }
 
     async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
-        let id = request.into_inner().referral_id;
-        let Ok(uuid) = id.trim().parse::<Uuid>() else {
-            return Err(invalid_argument(&[Violation::new(
-                "referral_id",
-                format!("'{id}' is not a referral id (a UUID)"),
-            )]));
-        };
-        match self
-            .store
-            .get(uuid)
-            .await
-            .map_err(|e| unavailable("queue store unavailable", e))?
-        {
-            Some(case) => Ok(Response::new(case)),
-            None => Err(status_with_reason(
-                Code::NotFound,
-                "CASE_NOT_FOUND",
-                format!("no case {id} in any queue"),
-            )),
-        }
+        Ok(Response::new(self.get(request.into_inner()).await?))
     }
 
     async fn record_hearing(
         &self,
         request: Request<RecordHearingRequest>,
     ) -> Result<Response<Case>, Status> {
-        let request = request.into_inner();
-        let (referral_id, date) = validate_hearing(&request, Utc::now().date_naive())
-            .map_err(|v| invalid_argument(&v))?;
-        let trace = TraceContext::start();
-        let span = tracing::info_span!("record_hearing", referral_id = %referral_id, trace_id = %trace.trace_id);
-        let hearing = self
-            .store
-            .record_hearing(&self.outbox, referral_id, date, &trace)
-            .instrument(span)
-            .await
-            .map_err(|e| unavailable("queue store unavailable", e))?;
-        match hearing {
-            Hearing::Recorded(case) => {
-                self.outbox.notify_committed();
-                Ok(Response::new(case))
-            }
-            Hearing::Unchanged(case) => Ok(Response::new(case)),
-            Hearing::NotFound => Err(status_with_reason(
-                Code::NotFound,
-                "CASE_NOT_FOUND",
-                format!("no case {referral_id} in any queue"),
-            )),
-            Hearing::InReview(case) => Err(status_with_reason(
-                Code::FailedPrecondition,
-                "CASE_IN_REVIEW",
-                format!(
-                    "case {referral_id} is in the review queue of {}: it has not been routed to a panel, so no panel can have heard it",
-                    case.area_code
-                ),
-            )),
-        }
+        Ok(Response::new(self.hear(request.into_inner()).await?))
     }
 
     type WatchQueueStream = CaseStream;
@@ -240,45 +325,7 @@ impl CoordinatorService for CoordinatorApi {
         &self,
         request: Request<WatchQueueRequest>,
     ) -> Result<Response<Self::WatchQueueStream>, Status> {
-        let r = request.into_inner();
-        let mut violations = Vec::new();
-        let Some((area, panel)) = queue_of(&r.area_code, r.panel, &mut violations) else {
-            return Err(invalid_argument(&violations));
-        };
-        // Subscribe before answering, so every case routed after the call is seen.
-        let mut routed = self.routed.subscribe();
-        let (tx, rx) = mpsc::channel(64);
-        let stop = self.stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let next = tokio::select! {
-                    _ = stop.cancelled() => {
-                        let _ = tx.send(Err(Status::unavailable("server shutting down; watch again"))).await;
-                        return;
-                    }
-                    _ = tx.closed() => return,
-                    next = routed.recv() => next,
-                };
-                match next {
-                    Ok(case) if case.area_code == area.as_str() && case.panel == panel as i32 => {
-                        if tx.send(Ok(case)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        let _ = tx
-                            .send(Err(Status::aborted(format!(
-                                "watcher fell {missed} cases behind; list the queue and watch again"
-                            ))))
-                            .await;
-                        return;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(self.watch(request.into_inner())?))
     }
 }
 
@@ -328,5 +375,75 @@ mod tests {
         );
         let v = validate_hearing(&request(&id.to_string(), "2026-02-30"), today()).unwrap_err();
         assert_eq!(fields(v), ["meeting_date"]);
+    }
+
+    #[test]
+    fn a_meeting_date_has_one_spelling() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(canonical_date("2026-01-02"), day(2026, 1, 2));
+        assert_eq!(canonical_date("0999-12-31"), day(999, 12, 31));
+        // chrono's %Y-%m-%d takes every one of these.
+        for odd in [
+            "2026-1-2",
+            "2026-01-2",
+            "+2026-01-02",
+            "-5000-01-01",
+            "+12026-01-02",
+            "20260102",
+            "2026/01/02",
+            "2026-01-02T00:00",
+            " 2026-01-02",
+            "2026-13-01",
+            "2026-02-30",
+            "２０２６-01-02",
+            "",
+        ] {
+            assert_eq!(canonical_date(odd), None, "{odd:?}");
+        }
+        let id = Uuid::now_v7().to_string();
+        for odd in ["2026-1-2", "+2026-01-02", "2026-11-2"] {
+            let v = validate_hearing(&request(&id, odd), today()).unwrap_err();
+            assert_eq!(fields(v.clone()), ["meeting_date"], "{odd}");
+            assert!(v[0].description.contains("YYYY-MM-DD"), "{odd}");
+        }
+        // Surrounding space is not part of the date, as it is not part of the id.
+        assert!(validate_hearing(&request(&id, " 2026-11-02 "), today()).is_ok());
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_little_of_the_input() {
+        let huge = "x".repeat(60_000);
+        let v = validate_hearing(&request(&huge, &huge), today()).unwrap_err();
+        assert_eq!(fields(v.clone()), ["referral_id", "meeting_date"]);
+        for violation in &v {
+            assert!(
+                violation.description.len() < 120,
+                "{}",
+                violation.description
+            );
+            assert!(
+                violation
+                    .description
+                    .contains(&format!("'{}…'", "x".repeat(40)))
+            );
+        }
+        let v = referral_id("referral_id", "a\0b").unwrap_err();
+        assert_eq!(v.description, "'a\\0b' is not a referral id (a UUID)");
+        let mut violations = Vec::new();
+        assert!(queue_of(&huge, 0, &mut violations).is_none());
+        assert!(violations[0].description.len() < 120);
+    }
+
+    #[test]
+    fn a_meeting_before_the_routing_names_both_dates() {
+        let v = before_routed(
+            NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+        );
+        assert_eq!(v.field, "meeting_date");
+        assert_eq!(
+            v.description,
+            "2000-01-01 is before the case was routed on 2026-11-30"
+        );
     }
 }

@@ -6,9 +6,11 @@
 
 pub mod announce;
 pub mod coordinator;
+pub mod error;
 pub mod notice;
 pub mod queue;
 
+use anyhow::Context;
 use refroute_platform::Settings;
 use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
@@ -18,7 +20,6 @@ use refroute_proto::v1::coordinator_service_server::CoordinatorServiceServer;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub const SCHEMA: &str = "notification";
@@ -32,7 +33,7 @@ pub async fn run(
     let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
     let outbox = Outbox::new(SCHEMA, sealer.clone());
     // Newly queued cases fan out to every watching coordinator in this process.
-    let (routed, _) = broadcast::channel(1024);
+    let announcements = announce::Announcements::new(1024);
     let store = queue::QueueStore::new(pool.clone(), sealer.clone());
     let directory = Arc::new(refroute_platform::reference::directory(
         &settings.directory,
@@ -41,7 +42,7 @@ pub async fn run(
     let api = coordinator::CoordinatorApi::new(
         store.clone(),
         outbox.clone(),
-        routed.clone(),
+        announcements.clone(),
         stop.clone(),
     );
     let server = GrpcServer::new().add_service(
@@ -79,13 +80,13 @@ pub async fn run(
         consumers,
         metrics_addr: settings.notification.metrics_addr.clone(),
     };
-    // The announcer stops with the service, however the service stops.
+    // Listening before serving, so no watcher is refused for want of a listener at start. The
+    // announcer stops with the service, however the service stops.
+    let announcer = announce::Announcer::listen(store, announcements)
+        .await
+        .context("listening for queue announcements")?;
     let announcing = stop.child_token();
-    let announcer = tokio::spawn(announce::announce_queued_cases(
-        store,
-        routed,
-        announcing.clone(),
-    ));
+    let announcer = tokio::spawn(announcer.run(announcing.clone()));
     let served = service::run(parts, &settings, pool, listener, stop).await;
     announcing.cancel();
     announcer.await?;

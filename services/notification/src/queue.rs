@@ -63,10 +63,17 @@ impl Cursor {
 /// What [`QueueStore::record_hearing`] did.
 #[derive(Debug)]
 pub enum Hearing {
-    /// The date was new or different: stored, and `case.heard` is in the outbox.
+    /// The date was the first, or later than the one recorded: stored, and `case.heard` is in
+    /// the outbox.
     Recorded(Case),
     /// The case was already recorded as heard on that date: nothing changed, nothing emitted.
     Unchanged(Case),
+    /// The date is before the case reached its panel (`routed_on`, UTC), so no panel of its
+    /// could have heard it then. Nothing changed.
+    BeforeRouted { routed_on: NaiveDate },
+    /// A later meeting is already recorded: the case keeps its latest (repeat windows that count
+    /// from the last meeting must never move back). Nothing changed.
+    LaterRecorded { heard_on: NaiveDate },
     /// No case with that referral id in any queue.
     NotFound,
     /// The case waits in the review queue: it has not been routed to a panel, so no panel can
@@ -201,8 +208,9 @@ impl QueueStore {
     }
 
     /// Records that the panel heard the case on `date`: the column and the `case.heard` event
-    /// (in `outbox`) change together in one transaction. The same date again changes nothing.
-    /// The caller wakes the relay after a [`Hearing::Recorded`].
+    /// (in `outbox`) change together in one transaction. The same date again, an earlier date
+    /// than the one recorded, or a date before the case was routed change nothing. The caller
+    /// wakes the relay after a [`Hearing::Recorded`].
     pub async fn record_hearing(
         &self,
         outbox: &Outbox,
@@ -221,19 +229,29 @@ impl QueueStore {
             return Ok(Hearing::NotFound);
         };
         let previously = row.heard_on;
+        let routed_on = row.routed_at.date_naive();
         let mut case = self.open(row)?;
         let panel = Panel::try_from(case.panel).unwrap_or(Panel::Unspecified);
         if panel == Panel::Review {
             return Ok(Hearing::InReview(case));
         }
-        if previously == Some(date) {
-            return Ok(Hearing::Unchanged(case));
+        if date < routed_on {
+            return Ok(Hearing::BeforeRouted { routed_on });
         }
-        sqlx::query("UPDATE notification.queue_cases SET heard_on = $2 WHERE referral_id = $1")
-            .bind(referral_id)
-            .bind(date)
-            .execute(&mut *tx)
-            .await?;
+        match previously {
+            Some(heard_on) if heard_on == date => return Ok(Hearing::Unchanged(case)),
+            Some(heard_on) if heard_on > date => return Ok(Hearing::LaterRecorded { heard_on }),
+            _ => {}
+        }
+        // The row is locked, so the guard cannot fail here; it states the rule where it lives.
+        sqlx::query(
+            "UPDATE notification.queue_cases SET heard_on = $2 \
+             WHERE referral_id = $1 AND (heard_on IS NULL OR heard_on < $2)",
+        )
+        .bind(referral_id)
+        .bind(date)
+        .execute(&mut *tx)
+        .await?;
         let event = CaseHeard {
             referral_id: case.referral_id.clone(),
             area_code: case.area_code.clone(),
