@@ -13,7 +13,7 @@ use refroute_domain::AreaCode;
 use refroute_platform::Settings;
 use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{Outbox, Worker, topology};
+use refroute_platform::messaging::{ConsumerContext, Outbox, Worker, topology};
 use refroute_platform::service;
 use refroute_proto::v1::intake_service_server::IntakeServiceServer;
 use sqlx::PgPool;
@@ -56,10 +56,15 @@ pub async fn run(
         IntakeServiceServer::new(api).max_decoding_message_size(settings.intake.max_request_bytes);
     let server = GrpcServer::new().add_service(service);
 
+    let context = ConsumerContext {
+        pool: pool.clone(),
+        schema: SCHEMA,
+        outbox: Some(outbox.clone()),
+    };
     let consumers = vec![Worker::consumer(
-        topology::INTAKE_REFERRAL_OUTCOMES.name,
-        settings.amqp.prefetch,
-        Arc::new(outcomes::OutcomeHandler::new(store)),
+        &topology::INTAKE_REFERRAL_OUTCOMES,
+        context,
+        outcomes::OutcomeHandler::new(store),
     )];
     tracing::info!(
         area = %receiving_area,

@@ -1,16 +1,13 @@
 //! Follows triage's outcome events so `GetReferral` answers with the current status and reason.
 
-use crate::SCHEMA;
 use crate::store::Store;
-use prost::Message;
-use refroute_platform::messaging::{Event, HandleError, Handler, Incoming, inbox};
+use refroute_platform::messaging::{Event, HandleError, Handler, Incoming};
 use refroute_proto::v1::{
     Decision, ReferralBelowThreshold, ReferralDeclined, ReferralNeedsReview, ReferralRouted,
     ReferralStatus, TransferRequested,
 };
+use sqlx::PgConnection;
 use uuid::Uuid;
-
-const CONSUMER: &str = "intake.referral-outcomes";
 
 pub struct OutcomeHandler {
     store: Store,
@@ -23,14 +20,13 @@ impl OutcomeHandler {
 }
 
 fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), HandleError> {
-    let body = message.payload.as_slice();
     let (id, status, decision) = match message.message_type.as_str() {
         ReferralRouted::TYPE => {
-            let e = ReferralRouted::decode(body)?;
+            let e: ReferralRouted = message.decode()?;
             (e.referral.map(|r| r.id), ReferralStatus::Routed, e.decision)
         }
         ReferralBelowThreshold::TYPE => {
-            let e = ReferralBelowThreshold::decode(body)?;
+            let e: ReferralBelowThreshold = message.decode()?;
             (
                 Some(e.referral_id),
                 ReferralStatus::BelowThreshold,
@@ -38,11 +34,11 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
             )
         }
         ReferralDeclined::TYPE => {
-            let e = ReferralDeclined::decode(body)?;
+            let e: ReferralDeclined = message.decode()?;
             (Some(e.referral_id), ReferralStatus::Declined, e.decision)
         }
         ReferralNeedsReview::TYPE => {
-            let e = ReferralNeedsReview::decode(body)?;
+            let e: ReferralNeedsReview = message.decode()?;
             (
                 e.referral.map(|r| r.id),
                 ReferralStatus::NeedsReview,
@@ -50,7 +46,7 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
             )
         }
         TransferRequested::TYPE => {
-            let e = TransferRequested::decode(body)?;
+            let e: TransferRequested = message.decode()?;
             (
                 Some(e.referral_id),
                 ReferralStatus::TransferRequested,
@@ -58,39 +54,35 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
             )
         }
         other => {
-            return Err(HandleError::Permanent(anyhow::anyhow!(
-                "unexpected message type '{other}'"
+            return Err(HandleError::permanent(format!(
+                "unexpected message type '{}'",
+                other.escape_debug()
             )));
         }
     };
     match (id, decision) {
         (Some(id), Some(decision)) => Ok((id, status, decision)),
-        _ => Err(HandleError::Permanent(anyhow::anyhow!(
-            "outcome event without referral id or decision"
-        ))),
+        _ => Err(HandleError::permanent(
+            "outcome event without referral id or decision",
+        )),
     }
 }
 
 impl Handler for OutcomeHandler {
-    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
+    async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
         let (id, status, decision) = decode(message)?;
         let referral_id: Uuid = id.parse().map_err(|_| {
-            HandleError::Permanent(anyhow::anyhow!("referral id '{id}' is not a UUID"))
+            HandleError::permanent(format!("referral id '{}' is not a UUID", id.escape_debug()))
         })?;
-        let mut tx = self.store.pool.begin().await?;
-        if !inbox::claim(&mut tx, SCHEMA, CONSUMER, message.message_id).await? {
-            return Ok(());
-        }
         if !self
             .store
-            .set_outcome(&mut tx, referral_id, status, &decision)
+            .set_outcome(tx, referral_id, status, &decision)
             .await?
         {
-            return Err(HandleError::Permanent(anyhow::anyhow!(
+            return Err(HandleError::permanent(format!(
                 "outcome for unknown referral {referral_id}"
             )));
         }
-        tx.commit().await?;
         tracing::info!(status = status.as_str_name(), "referral outcome recorded");
         Ok(())
     }

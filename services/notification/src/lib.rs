@@ -14,7 +14,7 @@ use anyhow::Context;
 use refroute_platform::Settings;
 use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{Outbox, Worker, topology};
+use refroute_platform::messaging::{ConsumerContext, Outbox, Worker, topology};
 use refroute_platform::service;
 use refroute_proto::v1::coordinator_service_server::CoordinatorServiceServer;
 use sqlx::PgPool;
@@ -49,28 +49,31 @@ pub async fn run(
         CoordinatorServiceServer::new(api)
             .max_decoding_message_size(settings.notification.max_request_bytes),
     );
-    let routed_queue = topology::NOTIFICATION_REFERRAL_ROUTED.name;
-    let review_queue = topology::NOTIFICATION_REFERRAL_NEEDS_REVIEW.name;
+    let context = ConsumerContext {
+        pool: pool.clone(),
+        schema: SCHEMA,
+        outbox: Some(outbox.clone()),
+    };
     let consumers = vec![
         Worker::consumer(
-            routed_queue,
-            settings.amqp.prefetch,
-            Arc::new(queue::RoutedHandler::new(store.clone(), routed_queue)),
+            &topology::NOTIFICATION_REFERRAL_ROUTED,
+            context.clone(),
+            queue::RoutedHandler::new(store.clone()),
         ),
         Worker::consumer(
-            review_queue,
-            settings.amqp.prefetch,
-            Arc::new(queue::ReviewHandler::new(store.clone(), review_queue)),
+            &topology::NOTIFICATION_REFERRAL_NEEDS_REVIEW,
+            context.clone(),
+            queue::ReviewHandler::new(store.clone()),
         ),
         Worker::consumer(
-            topology::NOTIFICATION_REVIEW_RESOLVED.name,
-            settings.amqp.prefetch,
-            Arc::new(queue::ReviewResolvedHandler::new(store.clone())),
+            &topology::NOTIFICATION_REVIEW_RESOLVED,
+            context.clone(),
+            queue::ReviewResolvedHandler,
         ),
         Worker::consumer(
-            topology::NOTIFICATION_RESIDENCE_NOTICE.name,
-            settings.amqp.prefetch,
-            Arc::new(notice::NoticeHandler::new(pool.clone(), sealer, directory)),
+            &topology::NOTIFICATION_RESIDENCE_NOTICE,
+            context,
+            notice::NoticeHandler::new(sealer, directory),
         ),
     ];
     let parts = service::Parts {

@@ -10,14 +10,13 @@
 //! - nobody on the referral's do-not-inform list is ever told (DOMAIN.md 4): a notice addressed
 //!   to one is refused and dead-lettered, and nothing is recorded.
 
-use crate::SCHEMA;
 use prost::Message;
 use refroute_domain::directory::Contact;
 use refroute_domain::{AreaCode, Directory};
 use refroute_platform::crypto::Sealer;
-use refroute_platform::messaging::{Event, HandleError, Handler, Incoming, inbox, topology};
+use refroute_platform::messaging::{Event, HandleError, Handler, Incoming};
 use refroute_proto::v1::{Referral, ResidenceNoticeRequested, referral};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -163,25 +162,20 @@ pub fn plan(
 
 /// Consumes `residence.notice_requested` into `notification.deliveries`.
 pub struct NoticeHandler {
-    pool: PgPool,
     sealer: Sealer,
     directory: Arc<Directory>,
 }
 
 impl NoticeHandler {
-    pub fn new(pool: PgPool, sealer: Sealer, directory: Arc<Directory>) -> Self {
-        Self {
-            pool,
-            sealer,
-            directory,
-        }
+    pub fn new(sealer: Sealer, directory: Arc<Directory>) -> Self {
+        Self { sealer, directory }
     }
 }
 
 impl Handler for NoticeHandler {
-    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
-        let event = ResidenceNoticeRequested::decode(message.payload.as_slice())?;
-        let plan = plan(&event, &self.directory).map_err(|e| HandleError::Permanent(e.into()))?;
+    async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
+        let event: ResidenceNoticeRequested = message.decode()?;
+        let plan = plan(&event, &self.directory).map_err(HandleError::permanent)?;
         // What a delivery channel will send: the minimised referral and decision as triage
         // sent them, bound to the notice id.
         let sealed = self
@@ -192,17 +186,6 @@ impl Handler for NoticeHandler {
             None => (UNRESOLVED, "", None),
         };
 
-        let mut tx = self.pool.begin().await?;
-        if !inbox::claim(
-            &mut tx,
-            SCHEMA,
-            topology::NOTIFICATION_RESIDENCE_NOTICE.name,
-            message.message_id,
-        )
-        .await?
-        {
-            return Ok(());
-        }
         let recorded = sqlx::query(
             "INSERT INTO notification.deliveries \
              (id, referral_id, kind, to_area_code, recipient_role, recipient_organisation, recipient_address, state, sealed_payload) \
@@ -217,11 +200,10 @@ impl Handler for NoticeHandler {
         .bind(address)
         .bind(PENDING_DELIVERY)
         .bind(sealed)
-        .execute(&mut *tx)
+        .execute(tx)
         .await?
         .rows_affected()
             == 1;
-        tx.commit().await?;
         match (recorded, &plan.recipient) {
             (false, _) => {
                 tracing::info!(notice_id = %plan.notice_id, "residence notice already recorded")

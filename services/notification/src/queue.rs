@@ -3,20 +3,17 @@
 //! or Channel); a referral that needs review lands in the receiving area's review queue
 //! (`PANEL_REVIEW`). Both go through [`QueueStore::enqueue`].
 
-use crate::SCHEMA;
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use refroute_domain::AreaCode;
 use refroute_platform::crypto::Sealer;
-use refroute_platform::messaging::{
-    Event, HandleError, Handler, Incoming, Outbox, TraceContext, inbox,
-};
+use refroute_platform::messaging::{Event, HandleError, Handler, Incoming, Outbox, TraceContext};
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::{
     Case, CaseHeard, Decision, Panel, Referral, ReferralBelowThreshold, ReferralDeclined,
     ReferralNeedsReview, ReferralRouted, TransferRequested, referral,
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::marker::PhantomData;
 use uuid::Uuid;
 
@@ -149,22 +146,16 @@ impl QueueStore {
         row.map(|r| self.open(r)).transpose()
     }
 
-    /// Puts `case` (from [`to_case`]) in its queue: the inbox claim of `message_id` for
-    /// `consumer`, the sealed case and its announcement on [`QUEUED_CHANNEL`] are one
-    /// transaction, so a redelivery changes nothing and watchers hear of the case only once it
-    /// is committed. A case already queued stays where it is, except that a case waiting in
+    /// Puts `case` (from [`to_case`]) in its queue inside the consumer's transaction `tx`, with
+    /// its announcement on [`QUEUED_CHANNEL`], so watchers hear of the case only once it is
+    /// committed. A case already queued stays where it is, except that a case waiting in
     /// review moves to the panel a later routing decision names. True when the case was queued
     /// (or moved) now.
-    pub async fn enqueue(
-        &self,
-        consumer: &str,
-        message_id: Uuid,
-        case: &Case,
-    ) -> Result<bool, HandleError> {
+    pub async fn enqueue(&self, tx: &mut PgConnection, case: &Case) -> Result<bool, HandleError> {
         let referral_id: Uuid = case
             .referral_id
             .parse()
-            .map_err(|_| HandleError::Permanent(anyhow::anyhow!("referral id is not a UUID")))?;
+            .map_err(|_| HandleError::permanent("referral id is not a UUID"))?;
         let panel = Panel::try_from(case.panel).unwrap_or(Panel::Unspecified);
         let criterion = case
             .decision
@@ -173,10 +164,6 @@ impl QueueStore {
             .unwrap_or("CRITERION_UNSPECIFIED");
         let sealed = self.sealer.seal(&case.referral_id, &case.encode_to_vec());
 
-        let mut tx = self.pool.begin().await?;
-        if !inbox::claim(&mut tx, SCHEMA, consumer, message_id).await? {
-            return Ok(false);
-        }
         let routed_at: Option<(DateTime<Utc>,)> = sqlx::query_as(
             "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -200,7 +187,6 @@ impl QueueStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
         if routed_at.is_some() {
             tracing::info!(area = %case.area_code, panel = panel.as_str_name(), criterion, "case queued for coordinator");
         }
@@ -359,7 +345,6 @@ impl CaseEvent for ReferralNeedsReview {
 /// ([`ReviewHandler`]) into the queue the event names.
 pub struct QueueHandler<E> {
     store: QueueStore,
-    consumer: &'static str,
     event: PhantomData<fn() -> E>,
 }
 
@@ -367,24 +352,20 @@ pub type RoutedHandler = QueueHandler<ReferralRouted>;
 pub type ReviewHandler = QueueHandler<ReferralNeedsReview>;
 
 impl<E: CaseEvent> QueueHandler<E> {
-    /// `consumer` names the inbox the message ids are claimed in: the queue's name.
-    pub fn new(store: QueueStore, consumer: &'static str) -> Self {
+    pub fn new(store: QueueStore) -> Self {
         Self {
             store,
-            consumer,
             event: PhantomData,
         }
     }
 }
 
 impl<E: CaseEvent> Handler for QueueHandler<E> {
-    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
-        let (referral, decision) = E::decode(message.payload.as_slice())?.into_parts();
+    async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
+        let (referral, decision) = message.decode::<E>()?.into_parts();
         let case = to_case(referral, decision, E::DESTINATION)
-            .map_err(|why| HandleError::Permanent(anyhow::anyhow!("{} {why}", E::TYPE)))?;
-        self.store
-            .enqueue(self.consumer, message.message_id, &case)
-            .await?;
+            .map_err(|why| HandleError::permanent(format!("{} {why}", E::TYPE)))?;
+        self.store.enqueue(tx, &case).await?;
         Ok(())
     }
 }
@@ -392,49 +373,34 @@ impl<E: CaseEvent> Handler for QueueHandler<E> {
 /// Takes a referral out of the review queue when it is decided again with an outcome that
 /// queues nothing (below threshold, declined, transferred): the reviewer's work is done. Most
 /// such events are about referrals that never waited for review, and change nothing.
-pub struct ReviewResolvedHandler {
-    store: QueueStore,
-}
-
-impl ReviewResolvedHandler {
-    pub const CONSUMER: &'static str = "notification.review-resolved";
-
-    pub fn new(store: QueueStore) -> Self {
-        Self { store }
-    }
-}
+pub struct ReviewResolvedHandler;
 
 fn resolved_referral_id(message: &Incoming) -> Result<String, HandleError> {
-    let body = message.payload.as_slice();
     Ok(match message.message_type.as_str() {
-        ReferralBelowThreshold::TYPE => ReferralBelowThreshold::decode(body)?.referral_id,
-        ReferralDeclined::TYPE => ReferralDeclined::decode(body)?.referral_id,
-        TransferRequested::TYPE => TransferRequested::decode(body)?.referral_id,
+        ReferralBelowThreshold::TYPE => message.decode::<ReferralBelowThreshold>()?.referral_id,
+        ReferralDeclined::TYPE => message.decode::<ReferralDeclined>()?.referral_id,
+        TransferRequested::TYPE => message.decode::<TransferRequested>()?.referral_id,
         other => {
-            return Err(HandleError::Permanent(anyhow::anyhow!(
-                "unexpected message type '{other}'"
+            return Err(HandleError::permanent(format!(
+                "unexpected message type '{}'",
+                other.escape_debug()
             )));
         }
     })
 }
 
 impl Handler for ReviewResolvedHandler {
-    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
+    async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
         let id = resolved_referral_id(message)?;
         let referral_id: Uuid = id.parse().map_err(|_| {
-            HandleError::Permanent(anyhow::anyhow!("referral id '{id}' is not a UUID"))
+            HandleError::permanent(format!("referral id '{}' is not a UUID", id.escape_debug()))
         })?;
-        let mut tx = self.store.pool.begin().await?;
-        if !inbox::claim(&mut tx, SCHEMA, Self::CONSUMER, message.message_id).await? {
-            return Ok(());
-        }
         let cleared = sqlx::query(
             "DELETE FROM notification.queue_cases WHERE referral_id = $1 AND panel = 'PANEL_REVIEW'",
         )
         .bind(referral_id)
-        .execute(&mut *tx)
+        .execute(tx)
         .await?;
-        tx.commit().await?;
         if cleared.rows_affected() > 0 {
             tracing::info!(%referral_id, "review resolved: referral left the review queue");
         }

@@ -20,6 +20,7 @@ type Labels = Vec<(&'static str, String)>;
 #[derive(Default)]
 struct Registry {
     counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
+    gauges: Mutex<BTreeMap<(&'static str, Labels), i64>>,
     broker_connected: AtomicBool,
 }
 
@@ -61,6 +62,25 @@ pub fn increment(name: &'static str, labels: &[(&'static str, &str)]) {
     *counters.entry(key).or_default() += 1;
 }
 
+/// Gauges set by the service as things happen (the database-derived ones are read at scrape).
+const GAUGE_HELP: [(&str, &str); 1] = [(
+    "refroute_consumer_stuck",
+    "1 while a queue's consumer has been retrying one message for longer than amqp.stuck_alarm_secs (alert on 1).",
+)];
+
+/// Sets gauge `name` with `labels` to `value`.
+pub fn set_gauge(name: &'static str, labels: &[(&'static str, &str)], value: i64) {
+    let key = (
+        name,
+        labels.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    );
+    registry()
+        .gauges
+        .lock()
+        .expect("metrics lock")
+        .insert(key, value);
+}
+
 pub fn set_broker_connected(connected: bool) {
     registry()
         .broker_connected
@@ -74,16 +94,28 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+fn render_labels(labels: &Labels) -> String {
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    labels.join(",")
+}
+
 fn render_counters(out: &mut String) {
     let counters = registry().counters.lock().expect("metrics lock");
     for (name, help) in HELP {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for ((_, labels), value) in counters.iter().filter(|((n, _), _)| *n == name) {
-            let labels: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                .collect();
-            let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+            let _ = writeln!(out, "{name}{{{}}} {value}", render_labels(labels));
+        }
+    }
+    drop(counters);
+    let gauges = registry().gauges.lock().expect("metrics lock");
+    for (name, help) in GAUGE_HELP {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for ((_, labels), value) in gauges.iter().filter(|((n, _), _)| *n == name) {
+            let _ = writeln!(out, "{name}{{{}}} {value}", render_labels(labels));
         }
     }
 }
@@ -156,5 +188,21 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("# TYPE refroute_messages_total counter"));
+    }
+
+    #[test]
+    fn gauges_render_their_latest_value() {
+        set_gauge("refroute_consumer_stuck", &[("queue", "q.test")], 1);
+        set_gauge("refroute_consumer_stuck", &[("queue", "q.test")], 0);
+        let mut out = String::new();
+        render_counters(&mut out);
+        assert!(
+            out.contains("# TYPE refroute_consumer_stuck gauge"),
+            "{out}"
+        );
+        assert!(
+            out.contains("refroute_consumer_stuck{queue=\"q.test\"} 0"),
+            "{out}"
+        );
     }
 }

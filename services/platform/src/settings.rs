@@ -82,6 +82,8 @@ pub struct AmqpSettings {
     pub reconnect_initial_ms: u64,
     pub reconnect_max_ms: u64,
     pub outbox_poll_ms: u64,
+    /// A message still failing (transiently) after this long raises `alarm=consumer_stuck`.
+    pub stuck_alarm_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

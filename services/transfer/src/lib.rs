@@ -9,18 +9,16 @@ use refroute_platform::Settings;
 use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{
-    HandleError, Handler, Incoming, Outbox, Worker, inbox, topology,
+    ConsumerContext, HandleError, Handler, Incoming, Outbox, Worker, topology,
 };
 use refroute_platform::service;
 use refroute_proto::v1::{TransferKind, TransferRequested};
-use sqlx::PgPool;
-use std::sync::Arc;
+use sqlx::{PgConnection, PgPool};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub const SCHEMA: &str = "transfer";
-const CONSUMER: &str = "transfer.transfer-requested";
 
 /// The state of a transfer that has been asked for and not yet offered to the receiver.
 pub const STATE_REQUESTED: &str = "REQUESTED";
@@ -33,23 +31,23 @@ pub fn kind_and_panel(kind: i32) -> Result<(TransferKind, &'static str), HandleE
             Ok((TransferKind::MaracToMarac, "MARAC"))
         }
         Ok(TransferKind::PreventHandover) => Ok((TransferKind::PreventHandover, "PREVENT")),
-        Err(_) => Err(HandleError::Permanent(anyhow::anyhow!(
+        Err(_) => Err(HandleError::permanent(format!(
             "transfer kind {kind} is not a TransferKind"
         ))),
     }
 }
 
 pub struct TransferRequestedHandler {
-    pool: PgPool,
     sealer: Sealer,
 }
 
 impl Handler for TransferRequestedHandler {
-    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
-        let event = TransferRequested::decode(message.payload.as_slice())?;
+    async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
+        let event: TransferRequested = message.decode()?;
         let parse = |s: &str, what: &str| {
-            s.parse::<Uuid>()
-                .map_err(|_| HandleError::Permanent(anyhow::anyhow!("{what} '{s}' is not a UUID")))
+            s.parse::<Uuid>().map_err(|_| {
+                HandleError::permanent(format!("{what} '{}' is not a UUID", s.escape_debug()))
+            })
         };
         let transfer_id = parse(&event.transfer_id, "transfer_id")?;
         let referral_id = parse(&event.referral_id, "referral_id")?;
@@ -57,10 +55,6 @@ impl Handler for TransferRequestedHandler {
         let force = Some(event.to_police_force_code.trim()).filter(|f| !f.is_empty());
         let sealed = self.sealer.seal(&event.transfer_id, &event.encode_to_vec());
 
-        let mut tx = self.pool.begin().await?;
-        if !inbox::claim(&mut tx, SCHEMA, CONSUMER, message.message_id).await? {
-            return Ok(());
-        }
         let done = sqlx::query(
             "INSERT INTO transfer.transfers (id, referral_id, from_area_code, to_area_code, panel, state, sealed_case, kind, to_police_force_code) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (referral_id) DO NOTHING",
@@ -74,9 +68,8 @@ impl Handler for TransferRequestedHandler {
         .bind(sealed)
         .bind(kind.as_str_name())
         .bind(force)
-        .execute(&mut *tx)
+        .execute(tx)
         .await?;
-        tx.commit().await?;
         if done.rows_affected() == 1 {
             tracing::info!(
                 %transfer_id,
@@ -104,14 +97,15 @@ pub async fn run(
     let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
     let outbox = Outbox::new(SCHEMA, sealer.clone());
     let server = GrpcServer::new();
-    let handler = TransferRequestedHandler {
+    let context = ConsumerContext {
         pool: pool.clone(),
-        sealer,
+        schema: SCHEMA,
+        outbox: Some(outbox.clone()),
     };
     let consumers = vec![Worker::consumer(
-        topology::TRANSFER_TRANSFER_REQUESTED.name,
-        settings.amqp.prefetch,
-        Arc::new(handler),
+        &topology::TRANSFER_TRANSFER_REQUESTED,
+        context,
+        TransferRequestedHandler { sealer },
     )];
     let parts = service::Parts {
         name: "transfer",

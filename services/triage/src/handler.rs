@@ -1,6 +1,5 @@
 //! Consumes `referral.received`: resolve, decide, record, announce, in one transaction.
 
-use crate::SCHEMA;
 use crate::case::{self, Prepared};
 use crate::rulebook::RuleBook;
 use chrono::{NaiveDate, Utc};
@@ -10,19 +9,16 @@ use refroute_domain::{
 };
 use refroute_geography::PostcodeTable;
 use refroute_platform::crypto::IdentityHasher;
-use refroute_platform::messaging::{HandleError, Handler, Incoming, Outbox, inbox};
+use refroute_platform::messaging::{HandleError, Handler, Incoming, Outbox};
 use refroute_proto::v1::{
     self, ReferralBelowThreshold, ReferralDeclined, ReferralNeedsReview, ReferralReceived,
     ReferralRouted, ResidenceNoticeRequested, TransferRequested,
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
 
-const CONSUMER: &str = "triage.referral-received";
-
 pub struct TriageHandler {
-    pub pool: PgPool,
     pub rules: RuleBook,
     pub directory: Arc<Directory>,
     pub postcodes: Arc<PostcodeTable>,
@@ -35,8 +31,8 @@ fn permanent(e: anyhow::Error) -> HandleError {
 }
 
 impl Handler for TriageHandler {
-    async fn handle(&self, message: &Incoming) -> Result<(), HandleError> {
-        let event = ReferralReceived::decode(message.payload.as_slice())?;
+    async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
+        let event: ReferralReceived = message.decode()?;
         let referral = event
             .referral
             .ok_or_else(|| permanent(anyhow::anyhow!("referral.received without a referral")))?;
@@ -65,24 +61,14 @@ impl Handler for TriageHandler {
         // One rule set for the whole decision, even if a reload lands meanwhile.
         let loaded = self.rules.current();
 
-        let mut tx = self.pool.begin().await?;
-        if !inbox::claim(&mut tx, SCHEMA, CONSUMER, message.message_id).await? {
-            return Ok(());
-        }
         let (decision, victim_key) = match &prepared {
             Prepared::DomesticAbuse { case, victim_key } => {
-                let history = marac_history(&mut tx, victim_key, referral_id).await?;
+                let history = marac_history(tx, victim_key, referral_id).await?;
                 let mut case = case.clone();
                 case.earlier_incident_dates =
-                    earlier_incidents(&mut tx, victim_key, referral_id).await?;
+                    earlier_incidents(tx, victim_key, referral_id).await?;
                 let d = marac::decide(&case, &history, &loaded.rules, &self.directory);
-                record_incidents(
-                    &mut tx,
-                    victim_key,
-                    referral_id,
-                    &case.police_incident_dates,
-                )
-                .await?;
+                record_incidents(tx, victim_key, referral_id, &case.police_incident_dates).await?;
                 (d, Some(victim_key))
             }
             Prepared::CommunityMarac(c) => {
@@ -92,10 +78,9 @@ impl Handler for TriageHandler {
         };
         let now = Utc::now();
         let wire = case::to_wire(&decision, now);
-        if !record(&mut tx, referral_id, &decision, &wire, &loaded.sha256).await? {
+        if !record(tx, referral_id, &decision, &wire, &loaded.sha256).await? {
             // The same referral announced twice under different message ids: decided already.
             tracing::warn!("referral already triaged; ignoring the repeat announcement");
-            tx.commit().await?;
             return Ok(());
         }
         let went_to_marac = matches!(
@@ -110,10 +95,8 @@ impl Handler for TriageHandler {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.announce(&mut tx, &referral, &decision, wire, &message.trace)
+        self.announce(tx, &referral, &decision, wire, &message.trace)
             .await?;
-        tx.commit().await?;
-        self.outbox.notify_committed();
 
         let pathway = case::pathway(decision.pathway).as_str_name();
         let outcome = case::outcome(decision.outcome).as_str_name();

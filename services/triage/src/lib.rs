@@ -16,7 +16,7 @@ use anyhow::Context;
 use refroute_platform::Settings;
 use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{Outbox, Worker, topology};
+use refroute_platform::messaging::{ConsumerContext, Outbox, Worker, topology};
 use refroute_platform::{reference, service};
 use refroute_proto::v1::triage_admin_service_server::TriageAdminServiceServer;
 use sqlx::PgPool;
@@ -48,24 +48,24 @@ pub async fn run(
     );
 
     let handler = handler::TriageHandler {
-        pool: pool.clone(),
         rules: rules.clone(),
         directory,
         postcodes,
         hasher,
         outbox: outbox.clone(),
     };
+    let context = ConsumerContext {
+        pool: pool.clone(),
+        schema: SCHEMA,
+        outbox: Some(outbox.clone()),
+    };
     let consumers = vec![
         Worker::consumer(
-            topology::TRIAGE_REFERRAL_RECEIVED.name,
-            settings.amqp.prefetch,
-            Arc::new(handler),
+            &topology::TRIAGE_REFERRAL_RECEIVED,
+            context.clone(),
+            handler,
         ),
-        Worker::consumer(
-            topology::TRIAGE_CASE_HEARD.name,
-            settings.amqp.prefetch,
-            Arc::new(heard::HeardHandler::new(pool.clone())),
-        ),
+        Worker::consumer(&topology::TRIAGE_CASE_HEARD, context, heard::HeardHandler),
     ];
     let parts = service::Parts {
         name: "triage",

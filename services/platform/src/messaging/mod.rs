@@ -11,8 +11,8 @@ pub mod supervisor;
 pub mod topology;
 pub mod trace;
 
-pub use consumer::{HandleError, Handler, Incoming};
+pub use consumer::{ConsumerContext, HandleError, Handler, Incoming};
 pub use events::Event;
 pub use outbox::{Outbox, Relay};
-pub use supervisor::{Supervisor, Worker};
+pub use supervisor::{Supervisor, Worker, WorkerSession};
 pub use trace::TraceContext;

@@ -3,7 +3,8 @@
 //! the outbox relay) on fresh channels. Publishing only goes through the outbox, so anything
 //! in flight when the connection dropped is simply published again.
 
-use super::topology;
+use super::consumer::{Consumer, ConsumerContext};
+use super::topology::{self, QueueSpec};
 use crate::settings::AmqpSettings;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -19,13 +20,25 @@ use tonic_health::server::HealthReporter;
 /// The longest the supervisor waits on a single broker handshake, declaration or close.
 const BROKER_CALL_LIMIT: Duration = Duration::from_secs(15);
 
-type WorkerFn =
-    dyn Fn(Channel, CancellationToken) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync;
+type WorkerFn = dyn Fn(WorkerSession) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync;
+
+/// What a worker is given for one channel's life.
+#[derive(Clone)]
+pub struct WorkerSession {
+    pub channel: Channel,
+    /// Cancelled when the service stops or the connection is lost.
+    pub stop: CancellationToken,
+    pub amqp: Arc<AmqpSettings>,
+    /// The service's gRPC health, for workers that report a status of their own.
+    pub health: HealthReporter,
+}
 
 /// Something that runs on its own channel for the life of a connection.
 #[derive(Clone)]
 pub struct Worker {
     name: &'static str,
+    /// The gRPC health service name the worker reports under, if any (a consumer: its queue).
+    health_key: Option<&'static str>,
     run: Arc<WorkerFn>,
 }
 
@@ -37,19 +50,24 @@ impl Worker {
     {
         Self {
             name,
-            run: Arc::new(move |ch, stop| Box::pin(f(ch, stop))),
+            health_key: None,
+            run: Arc::new(move |session: WorkerSession| Box::pin(f(session.channel, session.stop))),
         }
     }
 
-    /// A consumer of `queue` driving `handler`.
+    /// The consumer of `queue` driving `handler` in the inbox transaction of `context`. Its
+    /// prefetch is `amqp.prefetch`; its health is reported under the queue's name.
     pub fn consumer<H: super::Handler>(
-        queue: &'static str,
-        prefetch: u16,
-        handler: Arc<H>,
+        queue: &'static QueueSpec,
+        context: ConsumerContext,
+        handler: H,
     ) -> Self {
-        Self::new(queue, move |ch, stop| {
-            super::consumer::consume(ch, queue, prefetch, handler.clone(), stop)
-        })
+        let consumer = Arc::new(Consumer::new(queue, context, handler));
+        Self {
+            name: queue.name,
+            health_key: Some(queue.name),
+            run: Arc::new(move |session| Box::pin(consumer.clone().run(session))),
+        }
     }
 
     /// The outbox relay.
@@ -59,7 +77,7 @@ impl Worker {
 }
 
 pub struct Supervisor {
-    settings: AmqpSettings,
+    settings: Arc<AmqpSettings>,
     connection_name: String,
     health: HealthReporter,
     health_services: Vec<String>,
@@ -83,7 +101,7 @@ impl Supervisor {
         workers: Vec<Worker>,
     ) -> Self {
         Self {
-            settings,
+            settings: Arc::new(settings),
             connection_name: connection_name.into(),
             health,
             health_services,
@@ -149,7 +167,12 @@ impl Supervisor {
         for worker in &self.workers {
             let channel = conn.create_channel().await?;
             let name = worker.name;
-            let fut = (worker.run)(channel, session_stop.clone());
+            let fut = (worker.run)(WorkerSession {
+                channel,
+                stop: session_stop.clone(),
+                amqp: self.settings.clone(),
+                health: self.health.clone(),
+            });
             tasks.spawn(async move { (name, fut.await) });
         }
         self.report(ServingStatus::Serving).await;
@@ -197,6 +220,13 @@ impl Supervisor {
         self.health.set_service_status("", status).await;
         for name in &self.health_services {
             self.health.set_service_status(name, status).await;
+        }
+        // A consumer reports SERVING itself once it runs (and is not stuck); without the
+        // broker, none can be.
+        if status == ServingStatus::NotServing {
+            for key in self.workers.iter().filter_map(|w| w.health_key) {
+                self.health.set_service_status(key, status).await;
+            }
         }
     }
 }
