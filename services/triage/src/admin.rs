@@ -3,7 +3,7 @@
 use crate::rulebook::{Loaded, ReloadError, RuleBook, log_reload};
 use prost::Message;
 use refroute_domain::{AreaCode, RuleSet};
-use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason, unavailable};
+use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason};
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::triage_admin_service_server::TriageAdminService;
 use refroute_proto::v1::{
@@ -14,6 +14,88 @@ use sqlx::PgPool;
 use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
+/// Every way a `TriageAdminService` call can fail. Only the store's trouble is `UNAVAILABLE`:
+/// the one answer that invites trying again.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{} invalid field(s)", .0.len())]
+    Invalid(Vec<Violation>),
+    #[error(
+        "triage has no decision on referral {0} (not received yet, or still waiting for triage)"
+    )]
+    DecisionNotFound(Uuid),
+    #[error("the stored decision on referral {0} cannot be decoded")]
+    Undecodable(Uuid),
+    #[error(transparent)]
+    Reload(#[from] ReloadError),
+    #[error("decision store unavailable")]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<AdminError> for Status {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(violations) => invalid_argument(&violations),
+            AdminError::DecisionNotFound(_) => {
+                status_with_reason(Code::NotFound, "DECISION_NOT_FOUND", e.to_string())
+            }
+            AdminError::Undecodable(_) => {
+                tracing::error!(error = %e, "explaining a decision");
+                status_with_reason(Code::Internal, "DECISION_UNDECODABLE", e.to_string())
+            }
+            AdminError::Reload(ReloadError::Store(ref source)) | AdminError::Store(ref source) => {
+                // The cause stays in the log: it may name tables or hosts.
+                tracing::error!(error = %source, "decision store unavailable");
+                status_with_reason(
+                    Code::Unavailable,
+                    "STORE_UNAVAILABLE",
+                    "decision store unavailable; try again",
+                )
+            }
+            AdminError::Reload(
+                ref reload @ (ReloadError::Invalid { .. } | ReloadError::VersionReused { .. }),
+            ) => status_with_reason(
+                Code::FailedPrecondition,
+                "RULES_INVALID",
+                reload.to_string(),
+            ),
+            AdminError::Reload(ref reload @ ReloadError::Read(_)) => status_with_reason(
+                Code::FailedPrecondition,
+                "RULES_UNREADABLE",
+                reload.to_string(),
+            ),
+        }
+    }
+}
+
+/// At most this many characters of a caller's input are quoted back in an error.
+const QUOTED_CHARS: usize = 40;
+
+/// The referral id a request names, or why not; the input is quoted short and printable, never
+/// echoed whole.
+pub fn referral_id(raw: &str) -> Result<Uuid, AdminError> {
+    let id = raw.trim();
+    let why = if id.is_empty() {
+        "is required (a UUID)".to_string()
+    } else if let Ok(uuid) = id.parse::<Uuid>() {
+        return Ok(uuid);
+    } else {
+        let mut quoted: String = id
+            .chars()
+            .take(QUOTED_CHARS)
+            .flat_map(char::escape_debug)
+            .collect();
+        if id.chars().nth(QUOTED_CHARS).is_some() {
+            quoted.push('…');
+        }
+        format!("'{quoted}' is not a referral id (a UUID)")
+    };
+    Err(AdminError::Invalid(vec![Violation::new(
+        "referral_id",
+        why,
+    )]))
+}
+
 pub struct AdminApi {
     pool: PgPool,
     book: RuleBook,
@@ -22,6 +104,45 @@ pub struct AdminApi {
 impl AdminApi {
     pub fn new(pool: PgPool, book: RuleBook) -> Self {
         Self { pool, book }
+    }
+
+    async fn explain(&self, request: ExplainDecisionRequest) -> Result<Explanation, AdminError> {
+        let id = referral_id(&request.referral_id)?;
+        let row: Option<(Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
+            "SELECT decision, rule_set_sha256 FROM triage.decisions WHERE referral_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((Some(bytes), sha)) = row else {
+            return Err(AdminError::DecisionNotFound(id));
+        };
+        let decision =
+            Decision::decode(bytes.as_slice()).map_err(|_| AdminError::Undecodable(id))?;
+        let sha = sha.unwrap_or_default();
+        let body: Option<(String,)> =
+            sqlx::query_as("SELECT body FROM triage.rule_sets WHERE sha256 = $1 LIMIT 1")
+                .bind(&sha)
+                .fetch_optional(&self.pool)
+                .await?;
+        // The rules of the area as they were in that version, not as they are now.
+        let rules_in_force = body
+            .and_then(|(text,)| RuleSet::parse(&text, self.book.directory()).ok())
+            .zip(AreaCode::parse(&decision.rules_area_code).ok())
+            .map(|(set, area)| set.rules_for(&area).to_toml())
+            .unwrap_or_default();
+        Ok(Explanation {
+            referral_id: id.to_string(),
+            decision: Some(decision),
+            rule_set_sha256: sha,
+            rules_in_force,
+        })
+    }
+
+    async fn reload(&self) -> Result<RuleSetInfo, AdminError> {
+        let result = self.book.reload().await;
+        log_reload(&result, "ReloadRuleSet");
+        Ok(info(&*result?))
     }
 }
 
@@ -36,60 +157,13 @@ fn info(l: &Loaded) -> RuleSetInfo {
     }
 }
 
-fn db_down(e: sqlx::Error) -> Status {
-    unavailable("decision store unavailable", e)
-}
-
 #[tonic::async_trait]
 impl TriageAdminService for AdminApi {
     async fn explain_decision(
         &self,
         request: Request<ExplainDecisionRequest>,
     ) -> Result<Response<Explanation>, Status> {
-        let id = request.into_inner().referral_id;
-        let Ok(uuid) = id.trim().parse::<Uuid>() else {
-            return Err(invalid_argument(&[Violation::new(
-                "referral_id",
-                format!("'{id}' is not a referral id (a UUID)"),
-            )]));
-        };
-        let row: Option<(Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
-            "SELECT decision, rule_set_sha256 FROM triage.decisions WHERE referral_id = $1",
-        )
-        .bind(uuid)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_down)?;
-        let Some((Some(bytes), sha)) = row else {
-            return Err(status_with_reason(
-                Code::NotFound,
-                "DECISION_NOT_FOUND",
-                format!(
-                    "triage has no decision on referral {id} (not received yet, or still waiting for triage)"
-                ),
-            ));
-        };
-        let decision = Decision::decode(bytes.as_slice())
-            .map_err(|_| Status::internal("stored decision cannot be decoded"))?;
-        let sha = sha.unwrap_or_default();
-        let body: Option<(String,)> =
-            sqlx::query_as("SELECT body FROM triage.rule_sets WHERE sha256 = $1 LIMIT 1")
-                .bind(&sha)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_down)?;
-        // The rules of the area as they were in that version, not as they are now.
-        let rules_in_force = body
-            .and_then(|(text,)| RuleSet::parse(&text, self.book.directory()).ok())
-            .zip(AreaCode::parse(&decision.rules_area_code).ok())
-            .map(|(set, area)| set.rules_for(&area).to_toml())
-            .unwrap_or_default();
-        Ok(Response::new(Explanation {
-            referral_id: uuid.to_string(),
-            decision: Some(decision),
-            rule_set_sha256: sha,
-            rules_in_force,
-        }))
+        Ok(Response::new(self.explain(request.into_inner()).await?))
     }
 
     async fn get_rule_set(
@@ -103,19 +177,98 @@ impl TriageAdminService for AdminApi {
         &self,
         _request: Request<ReloadRuleSetRequest>,
     ) -> Result<Response<RuleSetInfo>, Status> {
-        let result = self.book.reload().await;
-        log_reload(&result, "ReloadRuleSet");
-        match result {
-            Ok(loaded) => Ok(Response::new(info(&loaded))),
-            Err(ReloadError::Store(e)) => Err(db_down(e)),
-            Err(e @ (ReloadError::Invalid { .. } | ReloadError::VersionReused { .. })) => Err(
-                status_with_reason(Code::FailedPrecondition, "RULES_INVALID", e.to_string()),
+        Ok(Response::new(self.reload().await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the status's details carry `text`. The details are protobuf, where a string is
+    /// its raw bytes, so this finds an `ErrorInfo` reason without a decoder for `google.rpc`.
+    fn carries(status: &Status, text: &str) -> bool {
+        status
+            .details()
+            .windows(text.len())
+            .any(|w| w == text.as_bytes())
+    }
+
+    fn violation(e: AdminError) -> Violation {
+        match e {
+            AdminError::Invalid(mut v) => v.remove(0),
+            other => panic!("not invalid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_referral_id_is_a_uuid_and_a_bad_one_is_quoted_short() {
+        let id = Uuid::now_v7();
+        assert_eq!(referral_id(&format!(" {id} ")).unwrap(), id);
+        assert_eq!(
+            violation(referral_id("").unwrap_err()).description,
+            "is required (a UUID)"
+        );
+        let v = violation(referral_id("case-7").unwrap_err());
+        assert_eq!(
+            (v.field.as_str(), v.description.as_str()),
+            ("referral_id", "'case-7' is not a referral id (a UUID)")
+        );
+        let v = violation(referral_id(&"x".repeat(60_000)).unwrap_err());
+        assert_eq!(
+            v.description,
+            format!("'{}…' is not a referral id (a UUID)", "x".repeat(40))
+        );
+        let v = violation(referral_id("a\0b").unwrap_err());
+        assert_eq!(v.description, "'a\\0b' is not a referral id (a UUID)");
+    }
+
+    #[test]
+    fn only_the_store_is_unavailable() {
+        let id = Uuid::now_v7();
+        let cases = [
+            (
+                AdminError::DecisionNotFound(id),
+                Code::NotFound,
+                "DECISION_NOT_FOUND",
             ),
-            Err(e @ ReloadError::Read(_)) => Err(status_with_reason(
+            (
+                AdminError::Undecodable(id),
+                Code::Internal,
+                "DECISION_UNDECODABLE",
+            ),
+            (
+                AdminError::Reload(ReloadError::Read(anyhow::anyhow!("no such file"))),
                 Code::FailedPrecondition,
                 "RULES_UNREADABLE",
-                e.to_string(),
-            )),
+            ),
+            (
+                AdminError::Reload(ReloadError::VersionReused {
+                    origin: "rules.toml".into(),
+                    name: "r".into(),
+                    version: 2,
+                }),
+                Code::FailedPrecondition,
+                "RULES_INVALID",
+            ),
+            (
+                AdminError::Store(sqlx::Error::PoolTimedOut),
+                Code::Unavailable,
+                "STORE_UNAVAILABLE",
+            ),
+            (
+                AdminError::Reload(ReloadError::Store(sqlx::Error::PoolTimedOut)),
+                Code::Unavailable,
+                "STORE_UNAVAILABLE",
+            ),
+        ];
+        for (error, code, reason) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), code, "{status:?}");
+            assert!(carries(&status, reason), "{status:?} without {reason}");
         }
+        let status = Status::from(referral_id("nope").unwrap_err());
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(carries(&status, "referral_id"));
     }
 }
