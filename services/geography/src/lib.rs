@@ -8,12 +8,17 @@
 //! from any reader it opens ([`onspd::import`]) and merge it over the shipped rows.
 
 pub mod bench;
+pub mod local_authorities;
 pub mod onspd;
 pub mod postcode;
 pub mod shipped;
 pub mod table;
 
 pub use bench::BenchReport;
+
+/// The shipped area directory (London and the home counties), in the form
+/// `refroute_domain::Directory::from_toml` reads; see `data/README.md`.
+pub const SHIPPED_AREAS: &str = include_str!("../data/areas.toml");
 pub use onspd::{Import, ImportCounts, OnspdError};
 pub use postcode::{Postcode, PostcodeError};
 pub use shipped::{SHIPPED_SOURCE, ShippedError};
