@@ -5,6 +5,7 @@
 use config::{Config, ConfigError, Environment, File, FileFormat};
 use serde::Deserialize;
 use std::fmt;
+use std::time::Duration;
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
@@ -29,6 +30,7 @@ impl fmt::Debug for Secret {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
@@ -46,6 +48,7 @@ pub struct Settings {
 
 /// Where the rule set is read from, at start, on SIGHUP and on `ReloadRuleSet`.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RulesSettings {
     /// A rule file (TOML); empty means the built-in `config/rules.toml`.
     #[serde(default)]
@@ -54,6 +57,7 @@ pub struct RulesSettings {
 
 /// A deployment's additions to the shipped area directory.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DirectorySettings {
     /// A directory file in the shipped form whose entries override or extend it; empty for none.
     #[serde(default)]
@@ -61,19 +65,67 @@ pub struct DirectorySettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetentionSettings {
     pub outbox_published_hours: u32,
     pub inbox_hours: u32,
     pub prune_interval_secs: u64,
 }
 
+/// The longest retention accepted, in hours: ten years. Anything longer is surely a mistake
+/// (or a "for ever" that would overflow an interval), and is refused at load.
+pub const MAX_RETENTION_HOURS: u32 = 87_600;
+
+impl RetentionSettings {
+    /// How long published outbox events are kept.
+    pub fn outbox_published(&self) -> Duration {
+        Duration::from_secs(u64::from(self.outbox_published_hours) * 3600)
+    }
+
+    /// How long applied message ids are remembered.
+    pub fn inbox(&self) -> Duration {
+        Duration::from_secs(u64::from(self.inbox_hours) * 3600)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, hours) in [
+            (
+                "retention.outbox_published_hours",
+                self.outbox_published_hours,
+            ),
+            ("retention.inbox_hours", self.inbox_hours),
+        ] {
+            if hours > MAX_RETENTION_HOURS {
+                return Err(ConfigError::Message(format!(
+                    "{key} = {hours} is more than {MAX_RETENTION_HOURS} (ten years)"
+                )));
+            }
+        }
+        if self.inbox_hours == 0 {
+            return Err(ConfigError::Message(
+                "retention.inbox_hours = 0 would forget applied message ids at once, so a \
+                 redelivery could apply twice; it must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.prune_interval_secs == 0 {
+            return Err(ConfigError::Message(
+                "retention.prune_interval_secs must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: Secret,
     pub max_connections: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
     pub uri: Secret,
     pub exchange: String,
@@ -87,23 +139,27 @@ pub struct AmqpSettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub data_key: Secret,
     pub identity_key: Secret,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
     pub format: String,
     pub filter: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartnershipSettings {
     pub receiving_area_code: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GrpcSettings {
     pub grpc_addr: String,
     /// Where Prometheus scrapes `GET /metrics`.
@@ -135,7 +191,8 @@ impl Settings {
                     .source(env),
             )
             .build()?
-            .try_deserialize()
+            .try_deserialize::<Self>()?
+            .validated()
     }
 
     /// The compiled-in defaults alone, ignoring the environment (for tests that set fields).
@@ -143,7 +200,14 @@ impl Settings {
         Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .build()?
-            .try_deserialize()
+            .try_deserialize::<Self>()?
+            .validated()
+    }
+
+    /// Refuses values that parse but cannot be meant, naming the key.
+    pub fn validated(self) -> Result<Self, ConfigError> {
+        self.retention.validate()?;
+        Ok(self)
     }
 }
 
@@ -187,6 +251,52 @@ mod tests {
         )]);
         let err = Settings::layered(None, Some(env)).unwrap_err().to_string();
         assert!(err.contains("delivery_limit"), "{err}");
+    }
+
+    #[test]
+    fn retention_beyond_ten_years_is_refused_naming_its_key() {
+        let load = |key: &str, value: &str| {
+            Settings::layered(
+                None,
+                Some(HashMap::from([(key.to_string(), value.to_string())])),
+            )
+        };
+        // 2^32 - 1, once cast to i32, was -1 hours: every prune emptied the inbox.
+        let err = load("REFROUTE__RETENTION__INBOX_HOURS", "4294967295")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retention.inbox_hours"), "{err}");
+        let err = load("REFROUTE__RETENTION__OUTBOX_PUBLISHED_HOURS", "87601")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retention.outbox_published_hours"), "{err}");
+        let err = load("REFROUTE__RETENTION__INBOX_HOURS", "0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retention.inbox_hours"), "{err}");
+        let ten_years = load("REFROUTE__RETENTION__INBOX_HOURS", "87600").unwrap();
+        assert_eq!(
+            ten_years.retention.inbox(),
+            Duration::from_secs(87_600 * 3600)
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_naming_it() {
+        let env = HashMap::from([(
+            "REFROUTE__RULES__AREAS__E09000012__DASH_THRESHOLD".to_string(),
+            "15".to_string(),
+        )]);
+        let err = Settings::layered(None, Some(env)).unwrap_err().to_string();
+        assert!(err.contains("areas"), "{err}");
+        let dir = std::env::temp_dir().join(format!("refroute-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("typo.toml");
+        std::fs::write(&file, "[amqp]\nprefech = 7\n").unwrap();
+        let err = Settings::layered(Some(file.to_str().unwrap()), Some(HashMap::new()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prefech"), "{err}");
     }
 
     #[test]
