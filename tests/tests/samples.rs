@@ -1,20 +1,27 @@
 //! The builders the demo and the tests post with (`refroute_cli::sample`) make requests intake
 //! accepts, whatever combination of their options is used, so a test that expects an outcome
-//! never fails on validation instead. Intake's own validation, no services needed.
+//! never fails on validation instead. The parse intake accepts by, no services needed.
 
 use chrono::Utc;
+use refroute_domain::AreaCode;
 use refroute_e2e::{CommunitySample, PreventSample, Sample};
-use refroute_intake::validate::validate;
 use refroute_platform::reference;
 use refroute_platform::settings::DirectorySettings;
 use refroute_proto::v1::{Concern, CreateReferralRequest, PreventConsent};
+use refroute_wire::referral::Context;
 
 fn check(what: &str, request: CreateReferralRequest) {
     let directory = reference::directory(&DirectorySettings {
         file: String::new(),
     })
     .unwrap();
-    if let Err(violations) = validate(&request, Utc::now().date_naive(), &directory) {
+    let cx = Context {
+        directory: &directory,
+        today: Utc::now().date_naive(),
+    };
+    if let Err(violations) =
+        refroute_wire::request::create(&request, &AreaCode::city_of_london(), &cx)
+    {
         panic!("{what} is refused: {violations:?}");
     }
 }

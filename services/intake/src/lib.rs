@@ -4,9 +4,9 @@
 //! referrer asking `GetReferral` sees where its referral went and why.
 
 pub mod api;
+mod error;
 pub mod outcomes;
 pub mod store;
-pub mod validate;
 
 use anyhow::Context;
 use refroute_domain::AreaCode;

@@ -88,15 +88,12 @@ impl IdentityHasher {
         })
     }
 
-    /// A stable key for a person: case, spacing and punctuation in the name do not matter.
-    pub fn person_key(&self, full_name: &str, date_of_birth: &str) -> Vec<u8> {
-        let name: String = full_name
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| w.to_lowercase())
-            .collect::<Vec<_>>()
-            .join(" ");
-        self.digest(&[b"person", name.as_bytes(), date_of_birth.trim().as_bytes()])
+    /// A stable key for a person, from the name in the form it is matched on (NFC, case-folded,
+    /// words joined by single spaces: `refroute_wire::PersonName::matching`) and the date of birth
+    /// as a date, so however either was typed one person has one key.
+    pub fn person_key(&self, matching_name: &str, date_of_birth: chrono::NaiveDate) -> Vec<u8> {
+        let born = date_of_birth.format("%Y-%m-%d").to_string();
+        self.digest(&[b"person", matching_name.as_bytes(), born.as_bytes()])
     }
 
     /// Keyed digest of several parts (length-prefixed, so parts cannot run into each other).
@@ -131,10 +128,14 @@ mod tests {
     }
 
     #[test]
-    fn person_key_ignores_case_and_spacing_but_not_birth_date() {
+    fn person_key_is_the_name_and_the_date_not_how_the_date_was_typed() {
         let h = IdentityHasher::from_base64(KEY).unwrap();
-        let a = h.person_key("Jane  O'Doe", "1990-01-02");
-        assert_eq!(a, h.person_key("jane o doe", "1990-01-02"));
-        assert_ne!(a, h.person_key("jane o doe", "1990-01-03"));
+        let born = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let a = h.person_key("jane o doe", born(1990, 1, 2));
+        assert_eq!(a, h.person_key("jane o doe", "1990-01-02".parse().unwrap()));
+        assert_ne!(a, h.person_key("jane o doe", born(1990, 1, 3)));
+        assert_ne!(a, h.person_key("jane o dee", born(1990, 1, 2)));
+        // The form keys had before dates were parsed: stored keys still match.
+        assert_eq!(a, h.digest(&[b"person", b"jane o doe", b"1990-01-02"]));
     }
 }

@@ -110,22 +110,9 @@ impl Default for GrpcServer {
     }
 }
 
-/// One invalid field: its path in the request (`referral.domestic_abuse.victim.full_name`)
-/// and what is wrong, in words a referrer can act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub field: String,
-    pub description: String,
-}
-
-impl Violation {
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            description: description.into(),
-        }
-    }
-}
+/// One invalid field: its path in the request and what is wrong. Defined where requests are
+/// parsed; converted to a `FieldViolation` here.
+pub use refroute_wire::Violation;
 
 /// INVALID_ARGUMENT naming every bad field at once.
 pub fn invalid_argument(violations: &[Violation]) -> Status {

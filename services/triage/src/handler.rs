@@ -1,12 +1,10 @@
-//! Consumes `referral.received`: resolve, decide, record, announce, in one transaction.
+//! Consumes `referral.received`: parse, resolve, decide, record, announce, all inside the
+//! consumer's transaction.
 
-use crate::case::{self, Prepared};
 use crate::rulebook::RuleBook;
-use chrono::{NaiveDate, Utc};
-use prost::Message;
-use refroute_domain::{
-    Decision, Directory, Outcome, PriorMaracReferral, community, marac, prevent,
-};
+use crate::store;
+use chrono::{DateTime, NaiveDate, Utc};
+use refroute_domain::{Decision, Directory, Outcome, community, marac, prevent};
 use refroute_geography::PostcodeTable;
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::messaging::{HandleError, Handler, Incoming, Outbox};
@@ -14,6 +12,8 @@ use refroute_proto::v1::{
     self, ReferralBelowThreshold, ReferralDeclined, ReferralNeedsReview, ReferralReceived,
     ReferralRouted, ResidenceNoticeRequested, TransferRequested,
 };
+use refroute_wire::referral::{Context, Details};
+use refroute_wire::{PathwayCase, case, decision, residence, violation};
 use sqlx::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -26,8 +26,15 @@ pub struct TriageHandler {
     pub outbox: Outbox,
 }
 
-fn permanent(e: anyhow::Error) -> HandleError {
-    HandleError::Permanent(e)
+/// The day intake received the referral: its dates were checked against it, and ages are
+/// taken on it.
+fn referred_on(referral: &v1::Referral) -> Result<NaiveDate, HandleError> {
+    referral
+        .create_time
+        .as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+        .map(|t| t.date_naive())
+        .ok_or_else(|| HandleError::permanent("referral.received without a create_time"))
 }
 
 impl Handler for TriageHandler {
@@ -35,50 +42,58 @@ impl Handler for TriageHandler {
         let event: ReferralReceived = message.decode()?;
         let referral = event
             .referral
-            .ok_or_else(|| permanent(anyhow::anyhow!("referral.received without a referral")))?;
-        let referral_id: Uuid = referral.id.parse().map_err(|_| {
-            permanent(anyhow::anyhow!(
-                "referral id '{}' is not a UUID",
-                referral.id
+            .ok_or_else(|| HandleError::permanent("referral.received without a referral"))?;
+        let referral_id: Uuid = referral
+            .id
+            .parse()
+            .map_err(|_| HandleError::permanent("referral id is not a UUID"))?;
+        let referred_on = referred_on(&referral)?;
+        let cx = Context {
+            directory: &self.directory,
+            today: referred_on,
+        };
+        // The parse intake accepted the referral with: only a referral published by something
+        // other than intake can fail it, and then it never will succeed. Field names only: the
+        // values are personal data.
+        let parsed = refroute_wire::referral::parse(&referral, &cx).map_err(|v| {
+            HandleError::permanent(format!(
+                "referral does not parse: invalid {}",
+                violation::fields(&v)
             ))
         })?;
-        let referred_on = referral
-            .create_time
-            .as_ref()
-            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-            .unwrap_or_else(Utc::now)
-            .date_naive();
-        let prepared = case::prepare(
-            &referral,
-            &case::Inputs {
-                postcodes: &self.postcodes,
-                directory: &self.directory,
-                hasher: &self.hasher,
-                referred_on,
-            },
-        )
-        .map_err(permanent)?;
+        let residence = residence::resolve(
+            parsed.resident().residence.as_ref(),
+            &self.postcodes,
+            &self.directory,
+        );
+        let prepared = case::prepare(&parsed, residence);
         // One rule set for the whole decision, even if a reload lands meanwhile.
         let loaded = self.rules.current();
 
-        let (decision, victim_key) = match &prepared {
-            Prepared::DomesticAbuse { case, victim_key } => {
-                let history = marac_history(tx, victim_key, referral_id).await?;
-                let mut case = case.clone();
+        let (decision, victim_key) = match prepared {
+            PathwayCase::DomesticAbuse(mut case) => {
+                let Details::DomesticAbuse(da) = &parsed.details else {
+                    unreachable!("a domestic-abuse case comes from a domestic-abuse referral")
+                };
+                let born = da.victim.date_of_birth.ok_or_else(|| {
+                    HandleError::permanent("domestic-abuse victim without a date of birth")
+                })?;
+                let key = self.hasher.person_key(da.victim.name.matching(), born);
+                store::lock_victim(tx, &key).await?;
+                let history = store::marac_history(tx, &key, referral_id).await?;
                 case.earlier_incident_dates =
-                    earlier_incidents(tx, victim_key, referral_id).await?;
+                    store::earlier_incidents(tx, &key, referral_id).await?;
                 let d = marac::decide(&case, &history, &loaded.rules, &self.directory);
-                record_incidents(tx, victim_key, referral_id, &case.police_incident_dates).await?;
-                (d, Some(victim_key))
+                store::record_incidents(tx, &key, referral_id, &case.police_incident_dates).await?;
+                (d, Some(key))
             }
-            Prepared::CommunityMarac(c) => {
-                (community::decide(c, &loaded.rules, &self.directory), None)
+            PathwayCase::CommunityMarac(c) => {
+                (community::decide(&c, &loaded.rules, &self.directory), None)
             }
-            Prepared::Prevent(c) => (prevent::decide(c, &loaded.rules, &self.directory), None),
+            PathwayCase::Prevent(c) => (prevent::decide(&c, &loaded.rules, &self.directory), None),
         };
-        let now = Utc::now();
-        let wire = case::to_wire(&decision, now);
-        if !record(tx, referral_id, &decision, &wire, &loaded.sha256).await? {
+        let wire = decision::to_wire(&decision, Utc::now());
+        if !store::record_decision(tx, referral_id, &decision, &wire, &loaded.sha256).await? {
             // The same referral announced twice under different message ids: decided already.
             tracing::warn!("referral already triaged; ignoring the repeat announcement");
             return Ok(());
@@ -87,149 +102,41 @@ impl Handler for TriageHandler {
             decision.outcome,
             Outcome::Routed | Outcome::TransferRequested
         );
-        if let (Some(key), true) = (victim_key, went_to_marac) {
-            sqlx::query("INSERT INTO triage.marac_referrals (referral_id, victim_key, referred_on) VALUES ($1, $2, $3)")
-                .bind(referral_id)
-                .bind(key)
-                .bind(referred_on)
-                .execute(&mut *tx)
-                .await?;
+        if let (Some(key), true) = (&victim_key, went_to_marac) {
+            store::record_marac_referral(tx, referral_id, key, referred_on).await?;
         }
         self.announce(tx, &referral, &decision, wire, &message.trace)
             .await?;
-
-        let pathway = case::pathway(decision.pathway).as_str_name();
-        let outcome = case::outcome(decision.outcome).as_str_name();
-        let criterion = decision
-            .criterion
-            .map(|c| case::criterion(c).as_str_name())
-            .unwrap_or("NONE");
-        refroute_platform::metrics::increment(
-            "refroute_decisions_total",
-            &[
-                ("pathway", pathway),
-                ("outcome", outcome),
-                ("criterion", criterion),
-            ],
-        );
-        tracing::info!(
-            pathway,
-            outcome,
-            criterion,
-            destination = %decision.destination,
-            rule_set = %decision.rule_set,
-            rule_set_version = decision.rule_set_version,
-            "referral triaged"
-        );
+        observe(&decision);
         Ok(())
     }
 }
 
-async fn marac_history(
-    conn: &mut PgConnection,
-    victim_key: &[u8],
-    referral_id: Uuid,
-) -> Result<Vec<PriorMaracReferral>, sqlx::Error> {
-    let rows: Vec<(NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT referred_on, heard_on FROM triage.marac_referrals WHERE victim_key = $1 AND referral_id <> $2",
-    )
-    .bind(victim_key)
-    .bind(referral_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(referred_on, heard_on)| PriorMaracReferral {
-            referred_on,
-            heard_on,
-        })
-        .collect())
-}
-
-/// Police-reported incident dates the same victim's other referrals gave.
-async fn earlier_incidents(
-    conn: &mut PgConnection,
-    victim_key: &[u8],
-    referral_id: Uuid,
-) -> Result<Vec<NaiveDate>, sqlx::Error> {
-    let rows: Vec<(NaiveDate,)> = sqlx::query_as(
-        "SELECT DISTINCT incident_date FROM triage.police_incidents WHERE victim_key = $1 AND referral_id <> $2",
-    )
-    .bind(victim_key)
-    .bind(referral_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|(d,)| d).collect())
-}
-
-/// Remembers this referral's incident dates for the victim's later referrals. Idempotent: the
-/// referral is part of the key, so a repeated announcement adds nothing.
-async fn record_incidents(
-    conn: &mut PgConnection,
-    victim_key: &[u8],
-    referral_id: Uuid,
-    dates: &[NaiveDate],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO triage.police_incidents (victim_key, incident_date, referral_id) \
-         SELECT $1, d, $2 FROM UNNEST($3::date[]) AS d ON CONFLICT DO NOTHING",
-    )
-    .bind(victim_key)
-    .bind(referral_id)
-    .bind(dates)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Stores the decision; false when the referral was decided already. A decision to wait for
-/// review is the one that may be replaced (the referrer has since supplied the residence): it
-/// moves to `triage.superseded_decisions` first. Every other decision is final.
-async fn record(
-    conn: &mut PgConnection,
-    referral_id: Uuid,
-    d: &Decision,
-    wire: &v1::Decision,
-    rule_set_sha256: &str,
-) -> Result<bool, sqlx::Error> {
-    const REVIEW: &str = "OUTCOME_NEEDS_REVIEW";
-    sqlx::query(
-        "INSERT INTO triage.superseded_decisions SELECT d.*, now() FROM triage.decisions d \
-         WHERE d.referral_id = $1 AND d.outcome = $2",
-    )
-    .bind(referral_id)
-    .bind(REVIEW)
-    .execute(&mut *conn)
-    .await?;
-    let name = |c| case::criterion(c).as_str_name();
-    let stored = sqlx::query(
-        "INSERT INTO triage.decisions (referral_id, pathway, outcome, destination_area, criterion, criteria_met, reason, rule_set, rule_set_version, rules_area, dash_yes_count, decided_at, panel, rule_set_sha256, decision) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $12, $13, $14) \
-         ON CONFLICT (referral_id) DO UPDATE SET pathway = EXCLUDED.pathway, outcome = EXCLUDED.outcome, \
-           destination_area = EXCLUDED.destination_area, criterion = EXCLUDED.criterion, criteria_met = EXCLUDED.criteria_met, \
-           reason = EXCLUDED.reason, rule_set = EXCLUDED.rule_set, rule_set_version = EXCLUDED.rule_set_version, \
-           rules_area = EXCLUDED.rules_area, dash_yes_count = EXCLUDED.dash_yes_count, decided_at = EXCLUDED.decided_at, \
-           panel = EXCLUDED.panel, rule_set_sha256 = EXCLUDED.rule_set_sha256, decision = EXCLUDED.decision \
-         WHERE triage.decisions.outcome = $15",
-    )
-    .bind(referral_id)
-    .bind(case::pathway(d.pathway).as_str_name())
-    .bind(case::outcome(d.outcome).as_str_name())
-    .bind(d.destination.as_str())
-    .bind(d.criterion.map(name))
-    .bind(d.criteria_met.iter().map(|c| name(*c)).collect::<Vec<_>>())
-    .bind(&d.reason)
-    .bind(&d.rule_set)
-    .bind(d.rule_set_version as i32)
-    .bind(d.rules_area.as_str())
-    .bind(d.dash_yes_count as i32)
-    .bind(case::panel(d.panel).as_str_name())
-    .bind(rule_set_sha256)
-    .bind(wire.encode_to_vec())
-    .bind(REVIEW)
-    .execute(conn)
-    .await?;
-    Ok(stored.rows_affected() == 1)
+/// The decision in the metrics and the log (no personal data: ids, codes and rule names only).
+fn observe(decision: &Decision) {
+    let pathway = decision::pathway(decision.pathway).as_str_name();
+    let outcome = decision::outcome(decision.outcome).as_str_name();
+    let criterion = decision
+        .criterion
+        .map(|c| decision::criterion(c).as_str_name())
+        .unwrap_or("NONE");
+    refroute_platform::metrics::increment(
+        "refroute_decisions_total",
+        &[
+            ("pathway", pathway),
+            ("outcome", outcome),
+            ("criterion", criterion),
+        ],
+    );
+    tracing::info!(
+        pathway,
+        outcome,
+        criterion,
+        destination = %decision.destination,
+        rule_set = %decision.rule_set,
+        rule_set_version = decision.rule_set_version,
+        "referral triaged"
+    );
 }
 
 impl TriageHandler {

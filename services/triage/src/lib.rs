@@ -5,12 +5,11 @@
 //! with SIGHUP.
 
 pub mod admin;
-pub mod case;
 pub mod handler;
 pub mod heard;
 pub mod postcodes;
-pub mod residence;
 pub mod rulebook;
+pub mod store;
 
 use anyhow::Context;
 use refroute_platform::Settings;
