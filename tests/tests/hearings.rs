@@ -1,9 +1,12 @@
 //! Hearings: a coordinator records the meeting that heard a MARAC case (CoordinatorService/
 //! RecordHearing, announced as case.heard) and an area whose repeat window counts from the last
-//! meeting counts from that date. Recording the same date twice announces nothing new.
+//! meeting counts from that date. Recording the same date twice announces nothing new; a meeting
+//! before the case was routed, or earlier than the one recorded, is refused and changes nothing.
 
 use chrono::{Days, NaiveDate, Utc};
-use refroute_e2e::{CITY, Sample, TempDir, TestSystem, rules_with, spawn_system_with};
+use refroute_e2e::{
+    CITY, Sample, TempDir, TestSystem, rules_with, spawn_system, spawn_system_with,
+};
 use refroute_proto::v1::{
     Criterion, GetCaseRequest, RecordHearingRequest, Referral, ReferralStatus,
 };
@@ -57,6 +60,42 @@ async fn triage_knows_heard(system: &TestSystem, id: &str, date: NaiveDate) {
         uuid::Uuid::parse_str(id).unwrap()
     );
     system.assert_count(&sql, 1, Duration::from_secs(20)).await;
+}
+
+/// Moves `id`'s routing `days` back, in notification's queue and in triage's MARAC history, as
+/// if it had been referred and routed then.
+async fn routed_days_ago(system: &TestSystem, id: &str, days: i32) {
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    for sql in [
+        "UPDATE notification.queue_cases SET routed_at = routed_at - make_interval(days => $2) WHERE referral_id = $1",
+        "UPDATE triage.marac_referrals SET referred_on = referred_on - $2 WHERE referral_id = $1",
+    ] {
+        let done = sqlx::query(sql)
+            .bind(id)
+            .bind(days)
+            .execute(&system.pool)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1, "{sql}");
+    }
+}
+
+/// `heard_on` of `id` in notification's queue and in triage's MARAC history.
+async fn heard_on(system: &TestSystem, id: &str) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    let (queue,): (Option<NaiveDate>,) =
+        sqlx::query_as("SELECT heard_on FROM notification.queue_cases WHERE referral_id = $1")
+            .bind(id)
+            .fetch_one(&system.pool)
+            .await
+            .unwrap();
+    let (triage,): (Option<NaiveDate>,) =
+        sqlx::query_as("SELECT heard_on FROM triage.marac_referrals WHERE referral_id = $1")
+            .bind(id)
+            .fetch_one(&system.pool)
+            .await
+            .unwrap();
+    (queue, triage)
 }
 
 async fn first_referral(system: &TestSystem, name: &str) -> Referral {
@@ -138,15 +177,43 @@ async fn a_repeat_counts_from_the_recorded_meeting_where_the_area_anchors_on_mee
         "{reason}"
     );
 
-    // Heard more than the window before this incident: once a meeting is recorded, it is the
-    // anchor (not the later referral date), so this is not a repeat.
+    // No panel can hear a case before it reached the panel: a meeting 40 days before this
+    // referral, or in 2000, is refused naming the date, and changes nothing.
     let long_ago = today - Days::new(40);
     let old = first_referral(&system, "Olga Oldmeeting").await;
-    record(&system, &old.id, &long_ago.to_string())
+    for date in [long_ago.to_string(), "2000-01-01".to_string()] {
+        let err = record(&system, &old.id, &date)
+            .await
+            .expect_err("a meeting before the routing");
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        let v = &err
+            .get_details_bad_request()
+            .expect("BadRequest")
+            .field_violations;
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].field, "meeting_date");
+        assert_eq!(
+            v[0].description,
+            format!("{date} is before the case was routed on {today}")
+        );
+    }
+    assert_eq!(heard_events(&system, &old.id).await, 0);
+    let (status, criterion, reason) = again(&system, "Olga Oldmeeting").await;
+    assert_eq!(
+        (status, criterion),
+        (ReferralStatus::Routed, Criterion::Repeat),
+        "a refused meeting cannot suppress the repeat: {reason}"
+    );
+
+    // Routed 60 days ago and heard 40 days ago, more than the window before this incident:
+    // once a meeting is recorded it is the anchor (not the referral), so this is not a repeat.
+    let earlier = first_referral(&system, "Orla Earlier").await;
+    routed_days_ago(&system, &earlier.id, 60).await;
+    record(&system, &earlier.id, &long_ago.to_string())
         .await
-        .expect("RecordHearing in the past");
-    triage_knows_heard(&system, &old.id, long_ago).await;
-    let (status, _, reason) = again(&system, "Olga Oldmeeting").await;
+        .expect("RecordHearing after the routing");
+    triage_knows_heard(&system, &earlier.id, long_ago).await;
+    let (status, _, reason) = again(&system, "Orla Earlier").await;
     assert_eq!(status, ReferralStatus::BelowThreshold, "{reason}");
     assert!(
         reason.contains("no MARAC referral in the last 1 months"),
@@ -217,6 +284,18 @@ async fn record_hearing_names_every_bad_field_and_refuses_cases_no_panel_holds()
         .decide(Sample::new("Rae Review").yes(16).lives_at_postcode("EC2M"))
         .await;
     assert_eq!(review.status(), ReferralStatus::NeedsReview);
+    // Intake knowing the decision does not mean notification has queued the review entry yet;
+    // before it has, the answer would be CASE_NOT_FOUND.
+    system
+        .assert_count(
+            &format!(
+                "SELECT count(*) FROM notification.queue_cases WHERE referral_id = '{}' AND panel = 'PANEL_REVIEW'",
+                uuid::Uuid::parse_str(&review.id).unwrap()
+            ),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
     let err = record(&system, &review.id, &today.to_string())
         .await
         .unwrap_err();
@@ -234,5 +313,66 @@ async fn record_hearing_names_every_bad_field_and_refuses_cases_no_panel_holds()
             Duration::ZERO,
         )
         .await;
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_keeps_its_latest_meeting_whatever_order_they_are_recorded_in() {
+    let system = spawn_system().await;
+    let today = Utc::now().date_naive();
+    let d = |days: u64| today - Days::new(days);
+    let case = first_referral(&system, "Lena Latest").await;
+    routed_days_ago(&system, &case.id, 10).await;
+
+    // A first meeting, then a later one: the case moves on to the later.
+    record(&system, &case.id, &d(5).to_string())
+        .await
+        .expect("first meeting");
+    record(&system, &case.id, &today.to_string())
+        .await
+        .expect("a later meeting");
+    triage_knows_heard(&system, &case.id, today).await;
+
+    // An earlier meeting after that is refused, naming the one kept, and announces nothing.
+    let err = record(&system, &case.id, &d(3).to_string())
+        .await
+        .expect_err("an earlier meeting than the one recorded");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert_eq!(
+        err.get_details_error_info().unwrap().reason,
+        "LATER_HEARING_RECORDED"
+    );
+    assert!(
+        err.message()
+            .contains(&format!("already recorded as heard on {today}")),
+        "{err:?}"
+    );
+    assert_eq!(heard_events(&system, &case.id).await, 2);
+    let read = system
+        .coordinator
+        .clone()
+        .get_case(GetCaseRequest {
+            referral_id: case.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.heard_on, today.to_string());
+    // Once triage has consumed both events, whichever came last, it holds the latest too.
+    system
+        .assert_count(
+            &format!(
+                "SELECT count(*) FROM triage.inbox i JOIN notification.outbox o USING (message_id) \
+                 WHERE o.routing_key = 'case.heard.v1' AND o.correlation_id = '{}'",
+                case.id
+            ),
+            2,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(
+        heard_on(&system, &case.id).await,
+        (Some(today), Some(today))
+    );
     system.shutdown().await;
 }

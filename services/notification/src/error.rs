@@ -51,11 +51,20 @@ pub enum CoordinatorError {
     ShuttingDown,
     #[error("queue store unavailable")]
     Store(#[source] anyhow::Error),
+    /// A stored case that cannot be opened or decoded: no retry will help, an operator must.
+    #[error("a stored case cannot be read")]
+    Unreadable(#[source] anyhow::Error),
 }
 
 impl CoordinatorError {
+    /// The store's failure: the database's is worth retrying, a case that cannot be read is not.
     pub fn store(e: impl Into<anyhow::Error>) -> Self {
-        Self::Store(e.into())
+        let e = e.into();
+        if e.downcast_ref::<sqlx::Error>().is_some() {
+            Self::Store(e)
+        } else {
+            Self::Unreadable(e)
+        }
     }
 }
 
@@ -88,6 +97,14 @@ impl From<CoordinatorError> for Status {
                     "STORE_UNAVAILABLE",
                     "queue store unavailable; try again",
                 )
+            }
+            CoordinatorError::Unreadable(ref source) => {
+                tracing::error!(
+                    error = format!("{source:#}"),
+                    alarm = "case_unreadable",
+                    "a stored case cannot be read"
+                );
+                status_with_reason(Code::Internal, "CASE_UNREADABLE", e.to_string())
             }
         }
     }
@@ -155,9 +172,14 @@ mod tests {
                 "ANNOUNCEMENTS_MISSED",
             ),
             (
-                CoordinatorError::store(anyhow::anyhow!("connection refused")),
+                CoordinatorError::store(sqlx::Error::PoolTimedOut),
                 Code::Unavailable,
                 "STORE_UNAVAILABLE",
+            ),
+            (
+                CoordinatorError::store(anyhow::anyhow!("connection refused: aead::Error")),
+                Code::Internal,
+                "CASE_UNREADABLE",
             ),
         ];
         for (error, code, reason) in cases {
