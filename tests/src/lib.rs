@@ -12,7 +12,7 @@ use refroute_proto::v1::{
     Case, CreateReferralRequest, GetReferralRequest, Panel, Referral, ReferralStatus,
 };
 use sqlx::PgPool;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -712,5 +712,124 @@ impl TestSystem {
             .await;
         }
         let _ = rabbitmqctl(&["delete_vhost", &self.vhost]).await;
+    }
+}
+
+/// The schemas whose outboxes [`TestSystem::repeated_events`] reads.
+const OUTBOX_SCHEMAS: [&str; 4] = ["intake", "triage", "transfer", "notification"];
+
+impl TestSystem {
+    /// Events announced more than once: one line per (outbox, routing key, correlation id) that
+    /// has more rows than it should. Each row has its own message id, so no key stops a
+    /// redelivered message whose effect was applied twice from announcing it twice; this is
+    /// where that shows. A referral decided again after `SupplyResidence` is announced again by
+    /// intake and decided again by triage, once per decision triage superseded.
+    pub async fn repeated_events(&self) -> Vec<String> {
+        let mut repeated = Vec::new();
+        for schema in OUTBOX_SCHEMAS {
+            let again = match schema {
+                "intake" | "triage" => {
+                    "(SELECT count(*) FROM triage.superseded_decisions s \
+                      WHERE s.referral_id::text = o.correlation_id)"
+                }
+                _ => "0",
+            };
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT routing_key, correlation_id, count(*) FROM {schema}.outbox o \
+                 GROUP BY routing_key, correlation_id HAVING count(*) > 1 + {again} ORDER BY 1, 2"
+            )))
+            .fetch_all(&self.pool)
+            .await
+            .expect("outbox query");
+            repeated.extend(
+                rows.into_iter()
+                    .map(|(key, id, n)| format!("{schema}.outbox: {key} for {id} {n} times")),
+            );
+        }
+        repeated
+    }
+
+    /// Referrals that are in two places at once where no key stops it: queued for a panel here
+    /// and also transferred away, or told to one area's statutory services more than once.
+    pub async fn misplaced(&self) -> Vec<String> {
+        let both: Vec<(String, String)> = sqlx::query_as(
+            "SELECT q.referral_id::text, q.panel FROM notification.queue_cases q \
+             JOIN transfer.transfers t ON t.referral_id = q.referral_id ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("queue and transfer query");
+        let notices: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT referral_id::text, kind, to_area_code, count(*) FROM notification.deliveries \
+             GROUP BY 1, 2, 3 HAVING count(*) > 1 ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("deliveries query");
+        both.into_iter()
+            .map(|(id, panel)| format!("{id} is queued for {panel} and also transferred"))
+            .chain(
+                notices.into_iter().map(|(id, kind, area, n)| {
+                    format!("{id} has {n} deliveries of {kind} to {area}")
+                }),
+            )
+            .collect()
+    }
+
+    /// Asserts that no event was announced twice ([`TestSystem::repeated_events`]) and that no
+    /// referral is in two places ([`TestSystem::misplaced`]), waiting up to `within` for
+    /// consumers still catching up (a review entry gives way to a transfer a moment later).
+    pub async fn assert_nothing_twice(&self, within: Duration) {
+        let start = Instant::now();
+        loop {
+            let mut found = self.repeated_events().await;
+            found.extend(self.misplaced().await);
+            if found.is_empty() {
+                return;
+            }
+            assert!(
+                start.elapsed() < within,
+                "found twice:\n{}",
+                found.join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every queue's messages waiting to be delivered and delivered but not yet acknowledged
+    /// (held by a consumer), as the broker counts them in this system's virtual host.
+    pub async fn queue_depths(&self) -> anyhow::Result<BTreeMap<String, (u64, u64)>> {
+        let listing = rabbitmqctl(&[
+            "list_queues",
+            "-p",
+            &self.vhost,
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "-q",
+        ])
+        .await?;
+        let mut depths = BTreeMap::new();
+        for line in listing.lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            // The first line is a header, even with -q.
+            if let [name, ready, unacked] = cols[..]
+                && name != "name"
+            {
+                depths.insert(
+                    name.to_string(),
+                    (ready.trim().parse()?, unacked.trim().parse()?),
+                );
+            }
+        }
+        Ok(depths)
+    }
+
+    /// One queue's (ready, unacknowledged) messages; see [`TestSystem::queue_depths`].
+    pub async fn queue_depth(&self, queue: &str) -> anyhow::Result<(u64, u64)> {
+        self.queue_depths()
+            .await?
+            .remove(queue)
+            .with_context(|| format!("no queue {queue} in {}", self.vhost))
     }
 }
