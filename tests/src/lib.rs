@@ -202,8 +202,27 @@ impl Drop for Binary {
     }
 }
 
+/// rabbitmqctl, retried while the CLI cannot start Erlang distribution: each call takes one of
+/// a small range of ports (35672-35682), so many test processes calling at once can run out.
 async fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
-    let run = Command::new("rabbitmqctl").args(args).output();
+    let mut attempt = 0;
+    loop {
+        match rabbitmqctl_once(args).await {
+            Err(e) if attempt < 20 && format!("{e:#}").contains("Distribution failed") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(250 * attempt)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn rabbitmqctl_once(args: &[&str]) -> anyhow::Result<String> {
+    // A call that times out must not keep holding its distribution port.
+    let run = Command::new("rabbitmqctl")
+        .args(args)
+        .kill_on_drop(true)
+        .output();
     let out = tokio::time::timeout(Duration::from_secs(60), run)
         .await
         .with_context(|| format!("rabbitmqctl {} did not answer within 60 s", args.join(" ")))?
@@ -261,7 +280,11 @@ async fn try_spawn_with(
     if broker_open {
         rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]).await?;
     }
-    settings.amqp.uri = Secret::new(format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"));
+    // Another broker than the machine's, e.g. a second node while the first is unusable:
+    // REFROUTE_TEST_AMQP_ADDR=127.0.0.1:5673 with RABBITMQ_NODENAME naming it for rabbitmqctl.
+    let broker =
+        std::env::var("REFROUTE_TEST_AMQP_ADDR").unwrap_or_else(|_| "127.0.0.1:5672".into());
+    settings.amqp.uri = Secret::new(format!("amqp://guest:guest@{broker}/{vhost}"));
     settings.amqp.outbox_poll_ms = 100;
     settings.amqp.reconnect_initial_ms = 200;
     settings.amqp.reconnect_max_ms = 2000;

@@ -55,7 +55,8 @@ async fn a_retried_create_returns_the_original_referral_and_makes_only_one() {
         err.get_details_error_info().unwrap().reason,
         "REQUEST_ID_REUSED"
     );
-    assert!(err.message().contains(&id), "{}", err.message());
+    // Never which referral: a request id is often a guessable case number.
+    assert!(!err.message().contains(&id), "{}", err.message());
 
     system
         .assert_count("SELECT count(*) FROM intake.referrals", 1, Duration::ZERO)
