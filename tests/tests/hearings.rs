@@ -98,6 +98,11 @@ async fn heard_on(system: &TestSystem, id: &str) -> (Option<NaiveDate>, Option<N
     (queue, triage)
 }
 
+/// `s` as a failing assertion may print it.
+fn short(s: &str) -> String {
+    s.chars().take(50).collect()
+}
+
 async fn first_referral(system: &TestSystem, name: &str) -> Referral {
     let first = system.decide(Sample::new(name).yes(16)).await;
     assert_eq!(first.status(), ReferralStatus::Routed);
@@ -232,16 +237,24 @@ async fn record_hearing_names_every_bad_field_and_refuses_cases_no_panel_holds()
     let tomorrow = (today + Days::new(1)).to_string();
     let routed = first_referral(&system, "Fay Fields").await;
 
-    let cases: [(&str, &str, &[&str]); 6] = [
+    // chrono alone would take the unpadded and the signed forms.
+    let signed = format!("+{today}");
+    // Both fields this long still fit the 64 KiB request limit.
+    let huge = "x".repeat(30_000);
+    let cases: [(&str, &str, &[&str]); 9] = [
         ("not-a-uuid", &today.to_string(), &["referral_id"]),
         (&routed.id, &tomorrow, &["meeting_date"]),
         (&routed.id, "23/11/2026", &["meeting_date"]),
         (&routed.id, "2026-02-30", &["meeting_date"]),
+        (&routed.id, "2026-1-2", &["meeting_date"]),
+        (&routed.id, &signed, &["meeting_date"]),
         ("", "", &["referral_id", "meeting_date"]),
         ("12345", &tomorrow, &["referral_id", "meeting_date"]),
+        (&huge, &huge, &["referral_id", "meeting_date"]),
     ];
     for (id, date, fields) in cases {
         let err = record(&system, id, date).await.expect_err("refused");
+        let (id, date) = (short(id), short(date));
         assert_eq!(err.code(), Code::InvalidArgument, "{id} {date}: {err:?}");
         let named: BTreeSet<String> = err
             .get_details_bad_request()
@@ -253,6 +266,18 @@ async fn record_hearing_names_every_bad_field_and_refuses_cases_no_panel_holds()
         let want: BTreeSet<String> = fields.iter().map(|f| f.to_string()).collect();
         assert_eq!(named, want, "{id} {date}");
     }
+    for odd in ["2026-1-2", &signed] {
+        let err = record(&system, &routed.id, odd).await.unwrap_err();
+        let v = &err.get_details_bad_request().unwrap().field_violations[0];
+        assert_eq!(
+            v.description,
+            format!("'{odd}' is not a date in the form YYYY-MM-DD")
+        );
+    }
+    // Whatever was sent, the answer quotes a few characters of it, not 30 KB twice.
+    let err = record(&system, &huge, &huge).await.unwrap_err();
+    let size = err.message().len() + err.details().len();
+    assert!(size < 1_000, "{size} bytes: {err:?}");
     let err = record(&system, &routed.id, &tomorrow).await.unwrap_err();
     assert!(
         err.get_details_bad_request().unwrap().field_violations[0]
