@@ -1,6 +1,7 @@
 //! Local authorities by ONS GSS code (DOMAIN.md 3.1). A code is only a well-formed identifier;
 //! whether refroute knows the area, its name and its police force is the [`crate::Directory`]'s
-//! business, because a deployment extends the directory by configuration.
+//! business, because a deployment extends the directory by configuration, and whether it names a
+//! current local authority at all is the shipped ONSPD list's (`refroute_geography::local_authorities`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -41,19 +42,6 @@ impl AreaCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// Whether the code is of a kind that names a local authority anywhere in the UK: unitary
-    /// authorities, districts and metropolitan districts of England (E06, E07, E08), London
-    /// boroughs (E09), and the councils of Wales (W06), Scotland (S12) and Northern Ireland (N09).
-    /// London's 33 are a closed set (E09000001 to E09000033), so an E09 code beyond is a mistake.
-    pub fn is_local_authority(&self) -> bool {
-        let (kind, serial) = self.0.split_at(3);
-        match kind {
-            "E09" => serial.parse::<u32>().is_ok_and(|n| (1..=33).contains(&n)),
-            "E06" | "E07" | "E08" | "W06" | "S12" | "N09" => true,
-            _ => false,
-        }
-    }
 }
 
 impl fmt::Display for AreaCode {
@@ -86,35 +74,6 @@ mod tests {
             "E09000001"
         );
         assert_eq!(AreaCode::parse("E06000035").unwrap().as_str(), "E06000035");
-    }
-
-    #[test]
-    fn local_authority_kinds() {
-        for code in [
-            "E09000001",
-            "E09000033",
-            "E08000003",
-            "E06000035",
-            "W06000015",
-            "S12000036",
-        ] {
-            assert!(
-                AreaCode::parse(code).unwrap().is_local_authority(),
-                "{code}"
-            );
-        }
-        for code in [
-            "E09000034",
-            "E09000000",
-            "E23000001",
-            "E12000007",
-            "K04000001",
-        ] {
-            assert!(
-                !AreaCode::parse(code).unwrap().is_local_authority(),
-                "{code}"
-            );
-        }
     }
 
     #[test]

@@ -1019,6 +1019,30 @@ mod tests {
         assert!(v.contains("YYYY-MM-DD"), "{v}");
     }
 
+    /// The fuzzer starts from these requests, encoded (`fuzz/corpus/parse_and_decide/seed-*`):
+    /// a valid referral of each pathway. Regenerate with REFROUTE_WRITE_CORPUS=1.
+    #[test]
+    fn the_fuzz_seeds_are_the_valid_referrals() {
+        use prost::Message;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_and_decide");
+        for (name, r) in [
+            ("domestic-abuse", valid()),
+            ("community-marac", valid_community()),
+            ("prevent", valid_prevent()),
+        ] {
+            let bytes = r.encode_to_vec();
+            let path = dir.join(format!("seed-{name}"));
+            if std::env::var_os("REFROUTE_WRITE_CORPUS").is_some() {
+                std::fs::write(&path, &bytes).unwrap();
+            }
+            assert_eq!(
+                std::fs::read(&path).unwrap_or_default(),
+                bytes,
+                "{name}: run with REFROUTE_WRITE_CORPUS=1 to regenerate"
+            );
+        }
+    }
+
     /// The messages tell an integrator what to send instead.
     #[test]
     fn messages_say_what_to_send() {
