@@ -84,23 +84,23 @@ async fn referrals_arrive_exactly_once_when_broker_connections_are_force_closed_
         .map(|c| c.referral_id)
         .collect();
     let unique: BTreeSet<&String> = queue.iter().collect();
-    assert_eq!(queue.len(), N, "no case twice");
     assert_eq!(
         unique,
         submitted.iter().collect::<BTreeSet<_>>(),
         "exactly the submitted referrals"
     );
 
-    // Each referral was decided once and announced once, whatever was redelivered.
-    let one_each = [
+    // Each referral was created once, and decided and announced once whatever was redelivered:
+    // one event per referral in each outbox, none under a second message id.
+    for sql in [
         "SELECT count(*) FROM intake.referrals",
-        "SELECT count(*) FROM triage.decisions",
+        "SELECT count(*) FROM intake.outbox",
         "SELECT count(*) FROM triage.outbox",
         "SELECT count(DISTINCT correlation_id) FROM triage.outbox",
-    ];
-    for sql in one_each {
+    ] {
         system.assert_count(sql, N as i64, Duration::ZERO).await;
     }
+    system.assert_nothing_twice(Duration::from_secs(10)).await;
     for id in &submitted {
         assert_eq!(system.outcome(id).await.status(), ReferralStatus::Routed);
     }
@@ -148,15 +148,13 @@ async fn referrals_posted_while_triage_is_stopped_are_routed_once_it_returns() {
         assert_eq!(system.outcome(id).await.status(), ReferralStatus::Routed);
     }
     system
-        .assert_count("SELECT count(*) FROM triage.decisions", 5, Duration::ZERO)
-        .await;
-    system
         .assert_count(
             "SELECT count(*) FROM notification.queue_cases",
             5,
             Duration::from_secs(10),
         )
         .await;
+    system.assert_nothing_twice(Duration::from_secs(10)).await;
     system.shutdown().await;
 }
 
@@ -340,9 +338,35 @@ async fn old_published_events_and_applied_ids_are_pruned_and_nothing_else() {
     system.shutdown().await;
 }
 
+/// Triage backends of this test's database waiting for a lock on `triage.decisions`: a triage
+/// process that is deciding a referral and cannot write its decision yet.
+async fn triage_waiting_on_decisions(system: &refroute_e2e::TestSystem) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND query ILIKE '%triage.decisions%'",
+    )
+    .fetch_one(&system.pool)
+    .await
+    .unwrap();
+    n
+}
+
+async fn decisions(system: &refroute_e2e::TestSystem) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM triage.decisions")
+        .fetch_one(&system.pool)
+        .await
+        .unwrap();
+    n
+}
+
+/// Each kill lands while the process is part-way through a referral: the test holds a lock that
+/// stops triage writing its decision, sees a triage transaction waiting on it with messages
+/// delivered and unacknowledged, kills the process, and then sees those messages back on the
+/// queue with nothing of the interrupted decision committed. The replacement decides them once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() {
     const REFERRALS: usize = 30;
+    const QUEUE: &str = "triage.referral-received";
     let mut system = spawn_system().await;
     // Swap the in-process triage for the real binary, which can be SIGKILLed.
     system.stop("triage").await.unwrap();
@@ -364,19 +388,64 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
                     .into_inner()
                     .id,
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         ids
     });
 
-    // Kill it twice while referrals are in flight, with no chance to finish or ack anything.
-    for _ in 0..2 {
+    for round in 1..=2 {
         tokio::time::sleep(Duration::from_millis(200)).await;
+        // Triage's next decision waits for this lock, inside its transaction, message unacked.
+        let mut hold = system.pool.begin().await.unwrap();
+        sqlx::query("LOCK TABLE triage.decisions IN SHARE MODE")
+            .execute(&mut *hold)
+            .await
+            .unwrap();
+        let start = Instant::now();
+        while triage_waiting_on_decisions(&system).await == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "round {round}: triage never started a decision"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let decided = decisions(&system).await;
+        let (_, in_hand) = system.queue_depth(QUEUE).await.unwrap();
+        assert!(
+            in_hand >= 1,
+            "round {round}: the broker counts no message delivered to triage and unacknowledged"
+        );
+
         triage.kill().await.unwrap();
+        hold.rollback().await.unwrap();
+
+        // What it held is back on the queue, and its decision in progress was never committed.
+        let start = Instant::now();
+        loop {
+            let (ready, unacked) = system.queue_depth(QUEUE).await.unwrap();
+            if unacked == 0 && ready >= in_hand {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "round {round}: {in_hand} message(s) held by the killed triage did not return \
+                 to the queue ({ready} ready, {unacked} unacknowledged)"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            decisions(&system).await,
+            decided,
+            "round {round}: the killed process committed a decision"
+        );
+        eprintln!(
+            "round {round}: killed holding {in_hand} message(s) with {decided} decided so far"
+        );
         triage = system.spawn_binary("triage").await.unwrap().0;
     }
     let submitted = submitter.await.unwrap();
 
+    // The replacement decided everything, each referral once.
     let queued = system
         .count_until(
             "SELECT count(*) FROM notification.queue_cases",
@@ -393,15 +462,15 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
         .collect();
     assert_eq!(queue, submitted.iter().cloned().collect::<BTreeSet<_>>());
     for sql in [
-        "SELECT count(*) FROM triage.decisions",
         "SELECT count(*) FROM triage.outbox",
         "SELECT count(DISTINCT correlation_id) FROM triage.outbox",
-        "SELECT count(*) FROM triage.marac_referrals",
+        "SELECT count(*) FROM triage.inbox",
     ] {
         system
             .assert_count(sql, REFERRALS as i64, Duration::ZERO)
             .await;
     }
+    system.assert_nothing_twice(Duration::from_secs(10)).await;
     triage.kill().await.unwrap();
     system.shutdown().await;
 }
