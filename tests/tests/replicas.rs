@@ -3,27 +3,52 @@
 //! decided at once by two replicas must still see each other.
 
 use chrono::{Days, Utc};
-use futures_util::StreamExt;
 use refroute_e2e::{Sample, TestSystem, spawn_system};
 use refroute_proto::v1::{Criterion, Referral};
+use std::time::{Duration, Instant};
 
 /// Victims whose two referrals add up to potential escalation only when counted together.
 const ESCALATING: usize = 30;
 /// Victims referred twice at visible high risk: the later referral is a repeat.
 const REPEATING: usize = 15;
 
-/// Posts every request in order, several at a time, and waits until each is decided.
-async fn post_in_order(system: &TestSystem, requests: Vec<Sample>) -> Vec<Referral> {
-    let created: Vec<Referral> = futures_util::stream::iter(requests)
-        .map(|s| async move { system.submit(s).await })
-        .buffered(4)
-        .collect()
-        .await;
-    let mut decided = Vec::new();
-    for c in &created {
-        decided.push(system.outcome(&c.id).await);
+/// Triage transactions of this test's database waiting for a lock: on the decisions table the
+/// test holds, or on anything a replica takes to wait for another.
+async fn waiting_on_locks(system: &TestSystem) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&system.pool)
+    .await
+    .unwrap();
+    n
+}
+
+/// Posts a victim's two referrals at once while triage cannot write any decision, waits until
+/// both replicas are part-way through one each (or a few seconds), then lets them finish.
+/// Returns both decided, and whether the two were in hand at the same time.
+async fn post_pair(system: &TestSystem, a: Sample, b: Sample) -> (Vec<Referral>, bool) {
+    let mut hold = system.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE triage.decisions IN SHARE MODE")
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(system.submit(a), system.submit(b));
+    let start = Instant::now();
+    let mut together = false;
+    while start.elapsed() < Duration::from_secs(5) {
+        if waiting_on_locks(system).await >= 2 {
+            together = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    decided
+    hold.rollback().await.unwrap();
+    (
+        vec![system.outcome(&a.id).await, system.outcome(&b.id).await],
+        together,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +58,8 @@ async fn two_triage_replicas_see_each_others_referrals_of_the_same_victim() {
     let (mut replica, _) = system.spawn_binary("triage").await.unwrap();
 
     let incident = Utc::now().date_naive() - Days::new(2);
-    let mut requests = Vec::new();
+    let mut decided = Vec::new();
+    let mut together = 0;
     for v in 0..ESCALATING {
         let name = format!("Escalating Victim {v}");
         // A reports two incidents, B one other: three in twelve months, but only together.
@@ -43,17 +69,23 @@ async fn two_triage_replicas_see_each_others_referrals_of_the_same_victim() {
         let mut b = Sample::new(&name).yes(2);
         b.incident_date = incident;
         b.police_incidents = vec![incident - Days::new(60)];
-        // Adjacent on the queue, so the broker hands them to different replicas.
-        requests.push(a);
-        requests.push(b);
+        let (pair, at_once) = post_pair(&system, a, b).await;
+        decided.extend(pair);
+        together += usize::from(at_once);
     }
     for v in 0..REPEATING {
         let name = format!("Repeating Victim {v}");
         // Incidents today: a repeat falls after the earlier referral was made.
-        requests.push(Sample::new(&name).yes(16).incident_days_ago(0));
-        requests.push(Sample::new(&name).yes(16).incident_days_ago(0));
+        let a = Sample::new(&name).yes(16).incident_days_ago(0);
+        let b = Sample::new(&name).yes(16).incident_days_ago(0);
+        let (pair, at_once) = post_pair(&system, a, b).await;
+        decided.extend(pair);
+        together += usize::from(at_once);
     }
-    let decided = post_in_order(&system, requests).await;
+    eprintln!(
+        "{together} of {} victims had both referrals in hand at once",
+        ESCALATING + REPEATING
+    );
 
     let mut missed = Vec::new();
     for (v, pair) in decided[..2 * ESCALATING].chunks(2).enumerate() {
@@ -89,7 +121,12 @@ async fn two_triage_replicas_see_each_others_referrals_of_the_same_victim() {
             ));
         }
     }
-    // Both replicas took part: otherwise this test shows nothing about replicas.
+    // The replicas did work at once, and both took part: otherwise this shows nothing.
+    assert!(
+        together * 2 >= ESCALATING + REPEATING,
+        "only {together} of {} victims had both referrals in hand at once",
+        ESCALATING + REPEATING
+    );
     let in_process = system.scrape("triage").await.unwrap();
     let decided_here: f64 = in_process
         .lines()
@@ -108,9 +145,7 @@ async fn two_triage_replicas_see_each_others_referrals_of_the_same_victim() {
         ESCALATING + REPEATING,
         missed.join("\n")
     );
-    system
-        .assert_nothing_twice(std::time::Duration::from_secs(10))
-        .await;
+    system.assert_nothing_twice(Duration::from_secs(10)).await;
     replica.kill().await.unwrap();
     system.shutdown().await;
 }
