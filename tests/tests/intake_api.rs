@@ -61,14 +61,19 @@ async fn a_retried_create_returns_the_original_referral_and_makes_only_one() {
     system
         .assert_count("SELECT count(*) FROM intake.referrals", 1, Duration::ZERO)
         .await;
+    // Five concurrent retries and a late one: announced to triage once, decided and queued once.
+    system
+        .assert_count("SELECT count(*) FROM intake.outbox", 1, Duration::ZERO)
+        .await;
     system
         .assert_count(
-            "SELECT count(*) FROM triage.decisions",
+            "SELECT count(*) FROM triage.outbox",
             1,
             Duration::from_secs(5),
         )
         .await;
     assert_eq!(system.queue("E09000001").await.len(), 1);
+    system.assert_nothing_twice(Duration::from_secs(5)).await;
     system.shutdown().await;
 }
 

@@ -7,7 +7,7 @@
 //! within a deadline; after each batch an ordinary referral is still routed and queued within
 //! seconds. Any other answer, and any referral still waiting ("stalled"), fails the test.
 //!
-//! `REFROUTE_PROPERTY_CASES` sets how many referrals (default 3000, in batches of 500) and
+//! `REFROUTE_PROPERTY_CASES` sets how many referrals (default 2000, in batches of 500) and
 //! `REFROUTE_PROPERTY_SEED` the generator's seed (printed, so a failure can be replayed).
 
 use chrono::{Datelike, Days, NaiveDate, Utc};
@@ -773,7 +773,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_generated_referral_is_refused_naming_a_field_or_decided() {
-    let cases = env_number("REFROUTE_PROPERTY_CASES", 3000) as usize;
+    let cases = env_number("REFROUTE_PROPERTY_CASES", 2000) as usize;
     let seed = env_number("REFROUTE_PROPERTY_SEED", 0x5EED_2026);
     let system = spawn_system().await;
     let started = Instant::now();
