@@ -19,7 +19,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptor_bytes = prost::Message::encode_to_vec(&fds);
     std::fs::write(out.join("refroute_descriptor.bin"), &descriptor_bytes)?;
 
+    // Services and clients only with the `grpc` feature; the messages always.
+    let grpc = env::var_os("CARGO_FEATURE_GRPC").is_some();
     tonic_prost_build::configure()
+        .build_server(grpc)
+        .build_client(grpc)
         .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_fds(fds)?;
