@@ -1,6 +1,7 @@
 //! Follows triage's outcome events so `GetReferral` answers with the current status and reason.
 
-use crate::store::Store;
+use crate::store::{SetOutcome, Store};
+use chrono::{DateTime, Utc};
 use refroute_platform::messaging::{Event, HandleError, Handler, Incoming};
 use refroute_proto::v1::{
     Decision, ReferralBelowThreshold, ReferralDeclined, ReferralNeedsReview, ReferralRouted,
@@ -68,22 +69,46 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
     }
 }
 
+/// When the decision was made: the order outcomes are applied in.
+pub fn decided_at(decision: &Decision) -> Result<DateTime<Utc>, HandleError> {
+    decision
+        .decide_time
+        .as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+        .ok_or_else(|| {
+            HandleError::permanent(
+                "outcome whose decision has no valid decide_time: it cannot be ordered",
+            )
+        })
+}
+
 impl Handler for OutcomeHandler {
     async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
         let (id, status, decision) = decode(message)?;
         let referral_id: Uuid = id.parse().map_err(|_| {
             HandleError::permanent(format!("referral id '{}' is not a UUID", id.escape_debug()))
         })?;
-        if !self
+        let decided_at = decided_at(&decision)?;
+        match self
             .store
-            .set_outcome(tx, referral_id, status, &decision)
+            .set_outcome(tx, referral_id, status, &decision, decided_at)
             .await?
         {
-            return Err(HandleError::permanent(format!(
-                "outcome for unknown referral {referral_id}"
-            )));
+            SetOutcome::Applied => {
+                tracing::info!(status = status.as_str_name(), "referral outcome recorded")
+            }
+            SetOutcome::Stale { latest } => tracing::warn!(
+                status = status.as_str_name(),
+                %decided_at,
+                latest = ?latest,
+                "an outcome older than the one the referral shows arrived late or was replayed; ignored"
+            ),
+            SetOutcome::UnknownReferral => {
+                return Err(HandleError::permanent(format!(
+                    "outcome for unknown referral {referral_id}"
+                )));
+            }
         }
-        tracing::info!(status = status.as_str_name(), "referral outcome recorded");
         Ok(())
     }
 }
@@ -139,6 +164,17 @@ mod tests {
             (id.as_str(), ReferralStatus::NeedsReview)
         );
         assert_eq!(d.outcome(), Outcome::NeedsReview);
+    }
+
+    #[test]
+    fn outcomes_are_ordered_by_their_decide_time() {
+        let mut d = decision(Outcome::Routed).unwrap();
+        assert!(matches!(decided_at(&d), Err(HandleError::Permanent(_))));
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        d.decide_time = Some(refroute_platform::wire::timestamp(at));
+        assert_eq!(decided_at(&d).unwrap(), at);
+        d.decide_time.as_mut().unwrap().nanos = -1;
+        assert!(decided_at(&d).is_err());
     }
 
     #[test]

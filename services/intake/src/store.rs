@@ -37,6 +37,17 @@ pub enum StoreError {
     Sealed(Uuid),
 }
 
+/// What [`Store::set_outcome`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetOutcome {
+    Applied,
+    /// An outcome decided at `latest`, not before this one, is already shown: nothing changed.
+    Stale {
+        latest: Option<DateTime<Utc>>,
+    },
+    UnknownReferral,
+}
+
 pub fn status_name(status: ReferralStatus) -> &'static str {
     status.as_str_name()
 }
@@ -108,7 +119,8 @@ impl Store {
     }
 
     /// Stores an amended referral, sealed again, back to RECEIVED and without a decision: it
-    /// waits for triage to decide it again.
+    /// waits for triage to decide it again. `decided_at` stays: the outcome that comes next must
+    /// be newer than the one it replaces, so a replayed old outcome cannot apply.
     pub async fn amend_for_triage(
         &self,
         conn: &mut PgConnection,
@@ -127,23 +139,39 @@ impl Store {
         Ok(())
     }
 
-    /// Records triage's outcome. Returns false if the referral is unknown.
+    /// Records triage's outcome, decided at `decided_at`, unless the referral already shows an
+    /// outcome decided at that time or later (outcome events can arrive out of order, or be
+    /// replayed from a dead-letter queue).
     pub async fn set_outcome(
         &self,
         conn: &mut PgConnection,
         id: Uuid,
         status: ReferralStatus,
         decision: &Decision,
-    ) -> Result<bool, sqlx::Error> {
+        decided_at: DateTime<Utc>,
+    ) -> Result<SetOutcome, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE intake.referrals SET status = $2, decision = $3, updated_at = now() WHERE id = $1",
+            "UPDATE intake.referrals SET status = $2, decision = $3, decided_at = $4, updated_at = now() \
+             WHERE id = $1 AND (decided_at IS NULL OR decided_at < $4)",
         )
         .bind(id)
         .bind(status_name(status))
         .bind(decision.encode_to_vec())
-        .execute(conn)
+        .bind(decided_at)
+        .execute(&mut *conn)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(SetOutcome::Applied);
+        }
+        let latest: Option<(Option<DateTime<Utc>>,)> =
+            sqlx::query_as("SELECT decided_at FROM intake.referrals WHERE id = $1")
+                .bind(id)
+                .fetch_optional(conn)
+                .await?;
+        Ok(match latest {
+            None => SetOutcome::UnknownReferral,
+            Some((latest,)) => SetOutcome::Stale { latest },
+        })
     }
 
     fn open(&self, row: Row) -> Result<Stored, StoreError> {

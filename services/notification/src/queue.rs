@@ -163,6 +163,10 @@ impl QueueStore {
             .map(|d| d.criterion().as_str_name())
             .unwrap_or("CRITERION_UNSPECIFIED");
         let sealed = self.sealer.seal(&case.referral_id, &case.encode_to_vec());
+        if !newest_decision(tx, referral_id, case.decision.as_ref()).await? {
+            tracing::warn!(area = %case.area_code, panel = panel.as_str_name(), "a decision older than one already applied arrived late or was replayed; ignored");
+            return Ok(false);
+        }
 
         let routed_at: Option<(DateTime<Utc>,)> = sqlx::query_as(
             "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case) \
@@ -252,6 +256,38 @@ impl QueueStore {
         tracing::info!(area = %case.area_code, panel = panel.as_str_name(), meeting_date = %date, previously = ?previously, "hearing recorded");
         Ok(Hearing::Recorded(case))
     }
+}
+
+/// Records, in the consumer's transaction, that `decision` is the latest applied to the
+/// referral, and says whether it is: false when a decision made at the same time or later was
+/// applied already (then the caller changes nothing). The events that create and clear a
+/// review entry travel on separate queues and can be reordered or replayed; ordering them by
+/// their decision's `decide_time` means an older `needs_review` arriving after its resolution
+/// creates nothing. The row lock taken here also serialises two such events for one referral.
+pub async fn newest_decision(
+    tx: &mut PgConnection,
+    referral_id: Uuid,
+    decision: Option<&Decision>,
+) -> Result<bool, HandleError> {
+    let decided_at = decision
+        .and_then(|d| d.decide_time.as_ref())
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+        .ok_or_else(|| {
+            HandleError::permanent(
+                "decision without a valid decide_time: its order among outcomes cannot be known",
+            )
+        })?;
+    let newer: Option<(i32,)> = sqlx::query_as(
+        "INSERT INTO notification.decision_order (referral_id, decided_at) VALUES ($1, $2) \
+         ON CONFLICT (referral_id) DO UPDATE SET decided_at = excluded.decided_at \
+         WHERE decision_order.decided_at < excluded.decided_at \
+         RETURNING 1",
+    )
+    .bind(referral_id)
+    .bind(decided_at)
+    .fetch_optional(tx)
+    .await?;
+    Ok(newer.is_some())
 }
 
 /// PostgreSQL channel on which a newly queued case's referral id is announced at commit, so
@@ -375,11 +411,20 @@ impl<E: CaseEvent> Handler for QueueHandler<E> {
 /// such events are about referrals that never waited for review, and change nothing.
 pub struct ReviewResolvedHandler;
 
-fn resolved_referral_id(message: &Incoming) -> Result<String, HandleError> {
+fn resolved_referral(message: &Incoming) -> Result<(String, Option<Decision>), HandleError> {
     Ok(match message.message_type.as_str() {
-        ReferralBelowThreshold::TYPE => message.decode::<ReferralBelowThreshold>()?.referral_id,
-        ReferralDeclined::TYPE => message.decode::<ReferralDeclined>()?.referral_id,
-        TransferRequested::TYPE => message.decode::<TransferRequested>()?.referral_id,
+        ReferralBelowThreshold::TYPE => {
+            let e: ReferralBelowThreshold = message.decode()?;
+            (e.referral_id, e.decision)
+        }
+        ReferralDeclined::TYPE => {
+            let e: ReferralDeclined = message.decode()?;
+            (e.referral_id, e.decision)
+        }
+        TransferRequested::TYPE => {
+            let e: TransferRequested = message.decode()?;
+            (e.referral_id, e.decision)
+        }
         other => {
             return Err(HandleError::permanent(format!(
                 "unexpected message type '{}'",
@@ -391,10 +436,14 @@ fn resolved_referral_id(message: &Incoming) -> Result<String, HandleError> {
 
 impl Handler for ReviewResolvedHandler {
     async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
-        let id = resolved_referral_id(message)?;
+        let (id, decision) = resolved_referral(message)?;
         let referral_id: Uuid = id.parse().map_err(|_| {
             HandleError::permanent(format!("referral id '{}' is not a UUID", id.escape_debug()))
         })?;
+        if !newest_decision(tx, referral_id, decision.as_ref()).await? {
+            tracing::warn!(%referral_id, "a decision older than one already applied arrived late or was replayed; ignored");
+            return Ok(());
+        }
         let cleared = sqlx::query(
             "DELETE FROM notification.queue_cases WHERE referral_id = $1 AND panel = 'PANEL_REVIEW'",
         )
