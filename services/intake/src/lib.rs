@@ -1,6 +1,6 @@
 //! Intake: referrers post referrals over gRPC (domestic abuse, Community MARAC or Prevent); each
-//! is validated, its area codes against the area directory, stored sealed, and announced as
-//! `referral.received` through the outbox. Intake also follows the outcome events so that a
+//! is parsed by `refroute_wire` (the parse triage decides on, so what is stored can be routed),
+//! stored sealed in its canonical form, and announced as `referral.received` through the outbox. Intake also follows the outcome events so that a
 //! referrer asking `GetReferral` sees where its referral went and why.
 
 pub mod api;
