@@ -178,15 +178,16 @@ fn explain(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!(text)
 }
 
-/// The overall health status of the service at `url`, or why it could not be asked.
-async fn health(url: &str) -> String {
+/// The health status the service at `url` reports for `service` ("" for the service as a
+/// whole, a queue's name for that queue's consumer), or why it could not be asked.
+async fn health(url: &str, service: &str) -> String {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     let Ok(ch) = channel(url).await else {
         return "UNREACHABLE".into();
     };
     match HealthClient::new(ch)
         .check(HealthCheckRequest {
-            service: String::new(),
+            service: service.to_string(),
         })
         .await
     {
@@ -332,12 +333,22 @@ async fn main() -> anyhow::Result<()> {
             loop {
                 let mut report = Vec::new();
                 for (name, addr) in services {
-                    report.push((name, health(&format!("http://{addr}")).await));
+                    let url = format!("http://{addr}");
+                    report.push((name.to_string(), health(&url, "").await));
+                    // Each of its consumers: NOT_SERVING while one is stuck on a message.
+                    for queue in refroute_platform::messaging::topology::QUEUES {
+                        if queue.name.split('.').next() == Some(name) {
+                            report.push((
+                                format!("  {}", queue.name),
+                                health(&url, queue.name).await,
+                            ));
+                        }
+                    }
                 }
                 let all_up = report.iter().all(|(_, s)| s == "SERVING");
                 if all_up || std::time::Instant::now() >= deadline {
                     for (name, status) in &report {
-                        println!("{name:<13} {status}");
+                        println!("{name:<38} {status}");
                     }
                     if !all_up {
                         anyhow::bail!("not every service is serving");

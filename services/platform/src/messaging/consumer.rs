@@ -22,9 +22,7 @@ use super::topology::QueueSpec;
 use super::{Event, Outbox, TraceContext, inbox};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use sqlx::{PgConnection, PgPool};
 use std::fmt::Display;
@@ -465,8 +463,9 @@ impl<H: Handler> Consumer<H> {
                     tokio::select! {
                         _ = session.stop.cancelled() => {
                             // Shutting down (or the connection went): the message returns to
-                            // the queue, and the copy kept here is retried first next time.
-                            delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                            // the queue when the channel closes, and the copy kept here is
+                            // retried first next time. Not nacked: the broker could hand it
+                            // straight back before the channel closes, and return it twice.
                             return Ok(());
                         }
                         _ = tokio::time::sleep(backoff) => {}

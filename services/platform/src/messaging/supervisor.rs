@@ -1,7 +1,9 @@
 //! Owns one broker connection per service. On loss it reports NOT_SERVING on gRPC health,
 //! reconnects with backoff, redeclares the topology and restarts every worker (consumers and
-//! the outbox relay) on fresh channels. Publishing only goes through the outbox, so anything
-//! in flight when the connection dropped is simply published again.
+//! the outbox relay) on fresh channels. A worker that fails on its own (its channel closed by
+//! the broker, a panic) is restarted alone on a fresh channel, with backoff, while the
+//! connection and the other workers carry on. Publishing only goes through the outbox, so
+//! anything in flight when the connection dropped is simply published again.
 
 use super::consumer::{Consumer, ConsumerContext};
 use super::topology::{self, QueueSpec};
@@ -10,8 +12,9 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::types::{LongString, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
@@ -163,33 +166,71 @@ impl Supervisor {
         .await;
 
         let session_stop = stop.child_token();
-        let mut tasks = JoinSet::new();
-        for worker in &self.workers {
-            let channel = conn.create_channel().await?;
-            let name = worker.name;
-            let fut = (worker.run)(WorkerSession {
-                channel,
-                stop: session_stop.clone(),
-                amqp: self.settings.clone(),
-                health: self.health.clone(),
-            });
-            tasks.spawn(async move { (name, fut.await) });
+        let mut workers = Running::default();
+        for index in 0..self.workers.len() {
+            self.start_worker(&conn, index, Duration::ZERO, &session_stop, &mut workers)
+                .await?;
         }
         self.report(ServingStatus::Serving).await;
         tracing::info!(connection = %self.connection_name, "connected to the broker");
 
-        let end = tokio::select! {
-            biased;
-            _ = stop.cancelled() => SessionEnd::Shutdown,
-            Some(done) = tasks.join_next() => match done {
-                // A worker that stopped because shutdown began is not a lost connection.
-                _ if stop.is_cancelled() => SessionEnd::Shutdown,
-                Ok((name, Ok(()))) => SessionEnd::Lost(format!("{name} stopped")),
-                Ok((name, Err(e))) => SessionEnd::Lost(format!("{name}: {e:#}")),
-                Err(e) => SessionEnd::Lost(format!("worker panicked: {e}")),
-            },
-            why = first_error(&mut events) => SessionEnd::Lost(why),
+        let initial = Duration::from_millis(self.settings.reconnect_initial_ms);
+        let max = Duration::from_millis(self.settings.reconnect_max_ms);
+        let mut restart_delay = vec![initial; self.workers.len()];
+        let end = loop {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break SessionEnd::Shutdown,
+                Some(done) = workers.tasks.join_next_with_id() => {
+                    // A worker that stopped because shutdown began is not a failure.
+                    if stop.is_cancelled() {
+                        break SessionEnd::Shutdown;
+                    }
+                    let (id, why) = match done {
+                        Ok((id, Ok(()))) => (id, "stopped".to_string()),
+                        Ok((id, Err(e))) => (id, format!("{e:#}")),
+                        Err(e) => (e.id(), format!("panicked: {e}")),
+                    };
+                    let Some(ended) = workers.channels.remove(&id) else {
+                        continue;
+                    };
+                    let name = self.workers[ended.index].name;
+                    if !conn.status().connected() {
+                        break SessionEnd::Lost(format!("{name}: {why}"));
+                    }
+                    // One worker's trouble (a channel the broker closed, a handler that
+                    // panicked) restarts that worker alone: closing the connection would return
+                    // every other queue's unacknowledged messages, and RabbitMQ 3.10 counts
+                    // each return against the delivery limit.
+                    let delay = &mut restart_delay[ended.index];
+                    if ended.started.elapsed() > Duration::from_secs(60) {
+                        *delay = initial;
+                    }
+                    tracing::warn!(
+                        connection = %self.connection_name,
+                        worker = name,
+                        reason = %why,
+                        restart_in_ms = delay.as_millis() as u64,
+                        "worker stopped; restarting it on a fresh channel"
+                    );
+                    // Its unacknowledged messages return to their queue now.
+                    let _ = within(
+                        "closing a worker's channel",
+                        ended.channel.close(200, ShortString::from("worker restarting")),
+                    )
+                    .await;
+                    if let Err(e) = self
+                        .start_worker(&conn, ended.index, *delay, &session_stop, &mut workers)
+                        .await
+                    {
+                        break SessionEnd::Lost(format!("reopening a channel for {name}: {e:#}"));
+                    }
+                    *delay = (*delay * 2).min(max);
+                }
+                why = first_error(&mut events) => break SessionEnd::Lost(why),
+            }
         };
+        let mut tasks = workers.tasks;
         if matches!(end, SessionEnd::Lost(_)) {
             self.report(ServingStatus::NotServing).await;
         }
@@ -215,6 +256,41 @@ impl Supervisor {
         Ok(end)
     }
 
+    /// Runs worker `index` on a new channel of `conn`, after `delay`.
+    async fn start_worker(
+        &self,
+        conn: &Connection,
+        index: usize,
+        delay: Duration,
+        stop: &CancellationToken,
+        running: &mut Running,
+    ) -> anyhow::Result<()> {
+        let channel = within("opening a channel", conn.create_channel()).await??;
+        let fut = (self.workers[index].run)(WorkerSession {
+            channel: channel.clone(),
+            stop: stop.clone(),
+            amqp: self.settings.clone(),
+            health: self.health.clone(),
+        });
+        let stop = stop.clone();
+        let handle = running.tasks.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            fut.await
+        });
+        running.channels.insert(
+            handle.id(),
+            Started {
+                index,
+                channel,
+                started: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
     async fn report(&self, status: ServingStatus) {
         crate::metrics::set_broker_connected(status == ServingStatus::Serving);
         self.health.set_service_status("", status).await;
@@ -229,6 +305,19 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// The workers of one session: their tasks, and for each task the worker and its channel.
+#[derive(Default)]
+struct Running {
+    tasks: JoinSet<anyhow::Result<()>>,
+    channels: HashMap<tokio::task::Id, Started>,
+}
+
+struct Started {
+    index: usize,
+    channel: Channel,
+    started: Instant,
 }
 
 /// Runs one broker call with [`BROKER_CALL_LIMIT`].
