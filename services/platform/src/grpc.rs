@@ -114,13 +114,26 @@ impl Default for GrpcServer {
 /// parsed; converted to a `FieldViolation` here.
 pub use refroute_wire::Violation;
 
-/// INVALID_ARGUMENT naming every bad field at once.
+/// How many field paths the status message itself names; `BadRequest` lists the rest.
+const FIELDS_IN_MESSAGE: usize = 10;
+
+/// INVALID_ARGUMENT naming every bad field at once (the list is capped where it is made).
 pub fn invalid_argument(violations: &[Violation]) -> Status {
-    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    let fields: Vec<&str> = violations
+        .iter()
+        .take(FIELDS_IN_MESSAGE)
+        .map(|v| v.field.as_str())
+        .collect();
+    let more = violations.len().saturating_sub(FIELDS_IN_MESSAGE);
     let message = format!(
-        "{} invalid field(s): {}",
+        "{} invalid field(s): {}{}",
         violations.len(),
-        fields.join(", ")
+        fields.join(", "),
+        if more > 0 {
+            format!(" and {more} more (see the BadRequest details)")
+        } else {
+            String::new()
+        }
     );
     let details = ErrorDetails::with_bad_request(
         violations

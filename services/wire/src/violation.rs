@@ -1,11 +1,15 @@
 //! What is wrong with a request, field by field, in words a referrer can act on. One answer
-//! names every bad field, but never more than [`MAX_VIOLATIONS`] of them: a huge request must
-//! not buy a huge error.
+//! names every bad field, but never more than [`MAX_VIOLATIONS`] of them nor more than
+//! [`MAX_LISTED_BYTES`] of text: a huge request must not buy a huge error, and the error travels
+//! in HTTP/2 trailers, which clients cap (16 KiB by default).
 
 use std::fmt;
 
 /// The most field violations one answer lists; the rest are counted.
 pub const MAX_VIOLATIONS: usize = 100;
+/// The most text (field paths and descriptions) one answer lists: base64 in a trailer, it stays
+/// well under a client's 16 KiB header limit.
+pub const MAX_LISTED_BYTES: usize = 6 * 1024;
 
 /// One invalid field: its path in the request (`referral.domestic_abuse.victim.full_name`) and
 /// what is wrong. Descriptions never repeat the value sent: it may be personal data, and client
@@ -29,6 +33,7 @@ impl Violation {
 #[derive(Debug, Default)]
 pub struct Violations {
     listed: Vec<Violation>,
+    listed_bytes: usize,
     unlisted: usize,
 }
 
@@ -37,16 +42,24 @@ impl Violations {
         Self::default()
     }
 
+    /// Lists the violation while the answer has room, in the order found; once one does not
+    /// fit, it and every later one are only counted.
     pub fn push(&mut self, field: impl Into<String>, why: impl Into<String>) {
-        if self.listed.len() < MAX_VIOLATIONS {
-            self.listed.push(Violation::new(field, why));
+        let v = Violation::new(field, why);
+        let bytes = v.field.len() + v.description.len();
+        let fits = self.unlisted == 0
+            && self.listed.len() < MAX_VIOLATIONS
+            && self.listed_bytes + bytes <= MAX_LISTED_BYTES;
+        if fits {
+            self.listed_bytes += bytes;
+            self.listed.push(v);
         } else {
             self.unlisted += 1;
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.listed.is_empty()
+        self.total() == 0
     }
 
     /// How many fields are bad, listed or not.
@@ -108,5 +121,25 @@ mod tests {
         let listed = v.into_vec();
         assert_eq!(listed.len(), MAX_VIOLATIONS + 1);
         assert!(listed[MAX_VIOLATIONS].description.starts_with("64900 more"));
+    }
+
+    #[test]
+    fn long_descriptions_are_capped_by_size_too() {
+        let mut v = Violations::new();
+        for i in 0..100 {
+            v.push(format!("referral.field[{i}]"), "x".repeat(200));
+        }
+        let listed = v.into_vec();
+        let bytes: usize = listed
+            .iter()
+            .map(|v| v.field.len() + v.description.len())
+            .sum();
+        assert!(bytes <= MAX_LISTED_BYTES + 100, "{bytes}");
+        assert!(listed.len() < 40, "{}", listed.len());
+        let more = &listed.last().unwrap().description;
+        assert!(
+            more.ends_with("not listed; fix those above and send again"),
+            "{more}"
+        );
     }
 }
