@@ -365,7 +365,11 @@ async fn decisions(system: &refroute_e2e::TestSystem) -> i64 {
 /// queue with nothing of the interrupted decision committed. The replacement decides them once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() {
-    const REFERRALS: usize = 30;
+    // A steady stream, and a few more posted in each round while the lock is held, so the
+    // triage about to be killed always has a referral in hand, however fast the stream went.
+    const BACKGROUND: usize = 26;
+    const PER_ROUND: usize = 2;
+    const REFERRALS: usize = BACKGROUND + 2 * PER_ROUND;
     const QUEUE: &str = "triage.referral-received";
     let mut system = spawn_system().await;
     // Swap the in-process triage for the real binary, which can be SIGKILLed.
@@ -375,7 +379,7 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
     let intake = system.intake.clone();
     let submitter = tokio::spawn(async move {
         let mut ids = Vec::new();
-        for i in 0..REFERRALS {
+        for i in 0..BACKGROUND {
             let request = Sample::new(format!("Killed Mid Stream {i}"))
                 .yes(16)
                 .request();
@@ -393,6 +397,7 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
         ids
     });
 
+    let mut posted_in_rounds = Vec::new();
     for round in 1..=2 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         // Triage's next decision waits for this lock, inside its transaction, message unacked.
@@ -401,6 +406,20 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
             .execute(&mut *hold)
             .await
             .unwrap();
+        for j in 0..PER_ROUND {
+            let request = Sample::new(format!("Killed In Round {round} {j}"))
+                .yes(16)
+                .request();
+            let mut intake = system.intake.clone();
+            posted_in_rounds.push(
+                intake
+                    .create_referral(request)
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .id,
+            );
+        }
         let start = Instant::now();
         while triage_waiting_on_decisions(&system).await == 0 {
             assert!(
@@ -410,11 +429,19 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let decided = decisions(&system).await;
-        let (_, in_hand) = system.queue_depth(QUEUE).await.unwrap();
-        assert!(
-            in_hand >= 1,
-            "round {round}: the broker counts no message delivered to triage and unacknowledged"
-        );
+        // RabbitMQ 3.10 refreshes a quorum queue's counts every few seconds: poll, don't read once.
+        let start = Instant::now();
+        let in_hand = loop {
+            let (_, unacked) = system.queue_depth(QUEUE).await.unwrap();
+            if unacked >= 1 {
+                break unacked;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "round {round}: the broker counts no message delivered to triage and unacknowledged"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
 
         triage.kill().await.unwrap();
         hold.rollback().await.unwrap();
@@ -443,7 +470,8 @@ async fn a_triage_process_killed_mid_stream_loses_nothing_and_repeats_nothing() 
         );
         triage = system.spawn_binary("triage").await.unwrap().0;
     }
-    let submitted = submitter.await.unwrap();
+    let mut submitted = submitter.await.unwrap();
+    submitted.extend(posted_in_rounds);
 
     // The replacement decided everything, each referral once.
     let queued = system
