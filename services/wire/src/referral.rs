@@ -294,22 +294,35 @@ fn consent(v: &mut Violations, path: &str, consent: i32, lawful_basis: &str) -> 
     }
 }
 
+/// A repeated field: more than `max` items is one violation for the count (so a huge list cannot
+/// buy a huge error); otherwise each item is checked by `check` at `field[i]`, every one, and
+/// `None` if any was refused.
+fn repeated<T, U>(
+    v: &mut Violations,
+    field: &str,
+    items: &[T],
+    max: usize,
+    noun: &str,
+    mut check: impl FnMut(&mut Violations, &str, &T) -> Option<U>,
+) -> Option<Vec<U>> {
+    if items.len() > max {
+        v.push(field, format!("at most {max} {noun} (got {})", items.len()));
+        return None;
+    }
+    let checked: Vec<Option<U>> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| check(v, &format!("{field}[{i}]"), item))
+        .collect();
+    checked.into_iter().collect()
+}
+
 /// Who must not be told: names, each one line.
 fn do_not_inform(v: &mut Violations, path: &str, who: &[String]) -> Option<Vec<String>> {
     let field = format!("{path}.do_not_inform");
-    if who.len() > MAX_DO_NOT_INFORM {
-        v.push(
-            field,
-            format!("at most {MAX_DO_NOT_INFORM} entries (got {})", who.len()),
-        );
-        return None;
-    }
-    let checked: Vec<Option<String>> = who
-        .iter()
-        .enumerate()
-        .map(|(i, w)| text::text(v, &format!("{field}[{i}]"), w, Form::Line, true, MAX_NAME))
-        .collect();
-    checked.into_iter().collect()
+    repeated(v, &field, who, MAX_DO_NOT_INFORM, "entries", |v, f, w| {
+        text::text(v, f, w, Form::Line, true, MAX_NAME)
+    })
 }
 
 /// Free-text reasons behind a flag (professional judgement, vulnerability): at least one when
@@ -323,29 +336,9 @@ fn reasons(
     what: &str,
 ) -> Option<Vec<String>> {
     let field = format!("{path}.{what}");
-    if reasons.len() > MAX_REASONS {
-        v.push(
-            field,
-            format!("at most {MAX_REASONS} reasons (got {})", reasons.len()),
-        );
-        return None;
-    }
-    let checked: Option<Vec<String>> = reasons
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            text::text(
-                v,
-                &format!("{field}[{i}]"),
-                r,
-                Form::Prose,
-                false,
-                MAX_REASON,
-            )
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect();
+    let checked = repeated(v, &field, reasons, MAX_REASONS, "reasons", |v, f, r| {
+        text::text(v, f, r, Form::Prose, false, MAX_REASON)
+    });
     let given: Vec<String> = checked?.into_iter().filter(|r| !r.is_empty()).collect();
     if set && given.is_empty() {
         v.push(

@@ -103,32 +103,19 @@ fn concerns(v: &mut Violations, concerns: &[i32]) -> Option<Vec<Concern>> {
         );
         return None;
     }
-    if concerns.len() > MAX_CONCERNS {
-        v.push(
-            field,
-            format!("at most {MAX_CONCERNS} concerns (got {})", concerns.len()),
-        );
-        return None;
-    }
-    let checked: Vec<Option<Concern>> = concerns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| match v1::Concern::try_from(*c) {
+    super::repeated(v, &field, concerns, MAX_CONCERNS, "concerns", |v, f, c| {
+        match v1::Concern::try_from(*c) {
             Ok(v1::Concern::AntiSocialBehaviour) => Some(Concern::AntiSocialBehaviour),
             Ok(v1::Concern::PublicDisorder) => Some(Concern::PublicDisorder),
             Ok(v1::Concern::Crime) => Some(Concern::Crime),
             Ok(v1::Concern::SuicideThreat) => Some(Concern::SuicideThreat),
             Ok(v1::Concern::SuicideAttempt) => Some(Concern::SuicideAttempt),
             _ => {
-                v.push(
-                    format!("{field}[{i}]"),
-                    format!("must be one of {CONCERNS}"),
-                );
+                v.push(f, format!("must be one of {CONCERNS}"));
                 None
             }
-        })
-        .collect();
-    checked.into_iter().collect()
+        }
+    })
 }
 
 pub(super) fn canonicalise(w: &mut v1::CommunityMaracReferral, parsed: &CommunityMarac) {

@@ -151,58 +151,44 @@ fn police_incident_dates(
     born: Option<NaiveDate>,
 ) -> Option<Vec<NaiveDate>> {
     let field = format!("{P}.police_reported_incident_dates");
-    if dates.len() > MAX_INCIDENT_DATES {
-        v.push(
-            field,
-            format!("at most {MAX_INCIDENT_DATES} dates (got {})", dates.len()),
-        );
-        return None;
-    }
-    let checked: Vec<Option<NaiveDate>> = dates
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let field = format!("{field}[{i}]");
-            let date = crate::date::past(v, &field, raw, cx.today)?;
+    super::repeated(
+        v,
+        &field,
+        dates,
+        MAX_INCIDENT_DATES,
+        "dates",
+        |v, field, raw| {
+            let date = crate::date::past(v, field, raw, cx.today)?;
             if let Some(incident) = incident
                 && date > incident
             {
-                v.push(&field, format!("is after the incident date {incident}"));
+                v.push(field, format!("is after the incident date {incident}"));
                 return None;
             }
-            super::not_before_birth(v, &field, Some(date), born, "victim").then_some(date)
-        })
-        .collect();
-    checked.into_iter().collect()
+            super::not_before_birth(v, field, Some(date), born, "victim").then_some(date)
+        },
+    )
 }
 
 fn indicators(v: &mut Violations, indicators: &[i32]) -> Option<Vec<LocalCriterion>> {
     let field = format!("{P}.risk_indicators");
-    if indicators.len() > MAX_RISK_INDICATORS {
-        v.push(
-            field,
-            format!(
-                "at most {MAX_RISK_INDICATORS} indicators (got {})",
-                indicators.len()
-            ),
-        );
-        return None;
-    }
-    let checked: Vec<Option<LocalCriterion>> = indicators
-        .iter()
-        .enumerate()
-        .map(|(i, r)| match v1::RiskIndicator::try_from(*r) {
+    super::repeated(
+        v,
+        &field,
+        indicators,
+        MAX_RISK_INDICATORS,
+        "indicators",
+        |v, f, r| match v1::RiskIndicator::try_from(*r) {
             Ok(v1::RiskIndicator::SuicideOrSelfHarm) => Some(LocalCriterion::SuicideOrSelfHarm),
             _ => {
                 v.push(
-                    format!("{field}[{i}]"),
+                    f,
                     "must be a known risk indicator: RISK_INDICATOR_SUICIDE_OR_SELF_HARM",
                 );
                 None
             }
-        })
-        .collect();
-    checked.into_iter().collect()
+        },
+    )
 }
 
 pub(super) fn canonicalise(w: &mut v1::DomesticAbuseReferral, parsed: &DomesticAbuse) {
