@@ -3,9 +3,10 @@
 //! decides the local authority; a partial, Northern Irish, unknown or terminated postcode is
 //! never guessed from but reported, so the referral goes to review.
 //!
-//! The crate does no I/O of its own: London and the home counties ship embedded
+//! The crate does no I/O of its own: every postcode of Great Britain ships embedded
 //! ([`PostcodeTable::shipped`]), and a deployment can import a current national ONSPD/NSPL file
-//! from any reader it opens ([`onspd::import`]) and merge it over the shipped rows.
+//! (which records terminations) from any reader it opens ([`onspd::import`]) and merge it over
+//! the shipped rows.
 
 pub mod bench;
 pub mod local_authorities;
@@ -16,7 +17,7 @@ pub mod table;
 
 pub use bench::BenchReport;
 
-/// The shipped area directory (London and the home counties), in the form
+/// The shipped area directory (every local authority of Great Britain), in the form
 /// `refroute_domain::Directory::from_toml` reads; see `data/README.md`.
 pub const SHIPPED_AREAS: &str = include_str!("../data/areas.toml");
 pub use onspd::{Import, ImportCounts, OnspdError};

@@ -26,6 +26,22 @@ pub fn is_current(code: &str) -> bool {
     CODES.binary_search(&code).is_ok()
 }
 
+/// ONSPD's pseudo code for the Isle of Man's postcodes (IM).
+pub const ISLE_OF_MAN: &str = "M99999999";
+/// ONSPD's pseudo code for the Channel Islands' postcodes (JE, Jersey; GY, Guernsey).
+pub const CHANNEL_ISLANDS: &str = "L99999999";
+
+/// The Crown Dependency an ONSPD pseudo code stands for: the Isle of Man and the Channel
+/// Islands have postcodes but no UK local authority, so ONSPD gives their postcodes these codes
+/// in `laua` (DOMAIN.md 3.3). `None` for every other code.
+pub fn crown_dependency(code: &str) -> Option<&'static str> {
+    match code {
+        ISLE_OF_MAN => Some("the Isle of Man"),
+        CHANNEL_ISLANDS => Some("the Channel Islands"),
+        _ => None,
+    }
+}
+
 /// How many codes the list holds.
 pub fn count() -> usize {
     CODES.len()
@@ -76,6 +92,15 @@ mod tests {
             "e09000001",
         ] {
             assert!(!is_current(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn the_pseudo_codes_name_crown_dependencies_and_nothing_else_does() {
+        assert_eq!(crown_dependency("M99999999"), Some("the Isle of Man"));
+        assert_eq!(crown_dependency("L99999999"), Some("the Channel Islands"));
+        for code in ["E09000001", "N99999999", "E99999999", "m99999999"] {
+            assert_eq!(crown_dependency(code), None, "{code}");
         }
     }
 }

@@ -140,6 +140,37 @@ impl Postcode {
     }
 }
 
+/// Inward codes (digit, letter, letter) pack below this: `digit * 676 + letter * 26 + letter`.
+pub(crate) const INWARD_CODES: u16 = 10 * 26 * 26;
+
+impl Postcode {
+    /// The outward code packed for tables: its four space-padded ASCII bytes, big-endian, so
+    /// packed outward codes sort as the ONS 7-character form does.
+    pub(crate) fn outward_key(&self) -> u32 {
+        u32::from_be_bytes([self.chars[0], self.chars[1], self.chars[2], self.chars[3]])
+    }
+
+    /// The inward code packed below [`INWARD_CODES`], in the order of the inward code's text.
+    pub(crate) fn inward_index(&self) -> u16 {
+        let [d, a, b] = [self.chars[4], self.chars[5], self.chars[6]].map(u16::from);
+        (d - u16::from(b'0')) * 676 + (a - u16::from(b'A')) * 26 + (b - u16::from(b'A'))
+    }
+
+    /// The postcode of a packed outward code and inward index; `None` when they pack none.
+    pub(crate) fn from_parts(outward: u32, inward: u16) -> Option<Postcode> {
+        if inward >= INWARD_CODES {
+            return None;
+        }
+        let mut chars = [0u8; 7];
+        chars[..4].copy_from_slice(&outward.to_be_bytes());
+        chars[4] = b'0' + (inward / 676) as u8;
+        chars[5] = b'A' + (inward / 26 % 26) as u8;
+        chars[6] = b'A' + (inward % 26) as u8;
+        let pc = Postcode::parse(std::str::from_utf8(&chars).ok()?).ok()?;
+        (pc.chars == chars).then_some(pc)
+    }
+}
+
 impl fmt::Display for Postcode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.outward(), self.inward())
@@ -208,6 +239,24 @@ mod tests {
         let mut by_text = by_key.clone();
         by_text.sort();
         assert_eq!(by_key, by_text);
+        for pc in &pcs {
+            assert_eq!(
+                Postcode::from_parts(pc.outward_key(), pc.inward_index()),
+                Some(*pc)
+            );
+        }
+        let parts: Vec<(u32, u16)> = pcs
+            .iter()
+            .map(|p| (p.outward_key(), p.inward_index()))
+            .collect();
+        assert!(parts.is_sorted(), "packed parts sort as pcd7 does");
+        let e1 = Postcode::parse("E1 6AN").unwrap().outward_key();
+        assert_eq!(Postcode::from_parts(e1, INWARD_CODES), None);
+        assert_eq!(Postcode::from_parts(0, 0), None);
+        assert_eq!(
+            Postcode::from_parts(Postcode::parse("GIR 0AA").unwrap().outward_key(), 1),
+            None
+        );
         assert_eq!(Postcode::from_key(0), None);
         assert_eq!(Postcode::from_key(u64::MAX), None);
     }

@@ -1,8 +1,8 @@
 //! The postcode → local-authority table, laid out for a national file: about 2.7 million
-//! postcodes map onto a few hundred authorities, so each row is a sorted `u64` key plus a `u16`
-//! (authority index and status), 10 bytes a row, looked up by binary search. Building sorts
-//! once; merging two sorted tables is linear, so an imported ONSPD/NSPL file can replace or
-//! extend the shipped rows without rebuilding from text.
+//! postcodes map onto a few hundred authorities, so each row is its inward code and a `u16`
+//! (authority index and status) under its outward code, 4 bytes a row, looked up by binary
+//! search. Building sorts once; merging two tables is linear, so an imported ONSPD/NSPL file
+//! can replace or extend the shipped rows without rebuilding from text.
 
 use crate::postcode::Postcode;
 use std::collections::HashMap;
@@ -137,11 +137,21 @@ const INDEX_MASK: u16 = (1 << INDEX_BITS) - 1;
 pub const MAX_AUTHORITIES: usize = 1 << INDEX_BITS;
 
 /// Postcodes to local authorities. Later rows win over earlier ones for the same postcode.
+///
+/// Laid out by outward code: Great Britain has about 3,000 outward codes and 2.6 million
+/// postcodes, so each postcode costs only its inward code (13 bits, in a `u16`) and its entry
+/// (a `u16`), 4 bytes, and a lookup is two binary searches: the outward code among a few
+/// thousand, then the inward code among its (at most 6,760) postcodes.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PostcodeTable {
-    /// [`Postcode::key`]s, sorted, unique.
-    keys: Vec<u64>,
-    /// Per key: bits 0..14 index into `lauas`, bits 14..16 the [`PostcodeStatus`].
+    /// [`Postcode::outward_key`]s, sorted, unique.
+    outwards: Vec<u32>,
+    /// Rows `starts[i]..starts[i + 1]` are those of `outwards[i]` (one more than `outwards`,
+    /// or empty when the table is).
+    starts: Vec<u32>,
+    /// Per row, [`Postcode::inward_index`], ascending within its outward code.
+    inwards: Vec<u16>,
+    /// Per row: bits 0..14 index into `lauas`, bits 14..16 the [`PostcodeStatus`].
     entries: Vec<u16>,
     lauas: Vec<GssCode>,
 }
@@ -149,7 +159,8 @@ pub struct PostcodeTable {
 impl fmt::Debug for PostcodeTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostcodeTable")
-            .field("postcodes", &self.keys.len())
+            .field("postcodes", &self.inwards.len())
+            .field("outward_codes", &self.outwards.len())
             .field("local_authorities", &self.lauas.len())
             .finish()
     }
@@ -163,20 +174,27 @@ pub(crate) struct TableBuilder {
     index: HashMap<GssCode, u16>,
 }
 
+/// Interns `laua` into `lauas`, returning its index.
+fn intern(
+    lauas: &mut Vec<GssCode>,
+    index: &mut HashMap<GssCode, u16>,
+    laua: GssCode,
+) -> Result<u16, TableError> {
+    if let Some(&i) = index.get(&laua) {
+        return Ok(i);
+    }
+    if lauas.len() == MAX_AUTHORITIES {
+        return Err(TableError::TooManyAuthorities);
+    }
+    let i = lauas.len() as u16;
+    lauas.push(laua);
+    index.insert(laua, i);
+    Ok(i)
+}
+
 impl TableBuilder {
     pub(crate) fn push(&mut self, row: Row) -> Result<(), TableError> {
-        let idx = match self.index.get(&row.laua) {
-            Some(&i) => i,
-            None => {
-                if self.lauas.len() == MAX_AUTHORITIES {
-                    return Err(TableError::TooManyAuthorities);
-                }
-                let i = self.lauas.len() as u16;
-                self.lauas.push(row.laua);
-                self.index.insert(row.laua, i);
-                i
-            }
-        };
+        let idx = intern(&mut self.lauas, &mut self.index, row.laua)?;
         self.rows
             .push((row.postcode.key(), idx | (row.status.bits() << INDEX_BITS)));
         Ok(())
@@ -187,24 +205,72 @@ impl TableBuilder {
         if !self.rows.is_sorted_by_key(|r| r.0) {
             self.rows.sort_by_key(|r| r.0);
         }
-        let mut keys = Vec::with_capacity(self.rows.len());
-        let mut entries = Vec::with_capacity(self.rows.len());
-        for (key, entry) in self.rows {
-            if keys.last() == Some(&key) {
-                *entries.last_mut().expect("same length") = entry;
-            } else {
-                keys.push(key);
-                entries.push(entry);
+        let mut packer = Packer::with_capacity(self.rows.len());
+        let mut rows = self.rows.into_iter().peekable();
+        while let Some((key, entry)) = rows.next() {
+            if rows.peek().is_some_and(|next| next.0 == key) {
+                continue;
             }
+            let pc = Postcode::from_key(key).expect("built from postcodes");
+            packer.push(pc.outward_key(), pc.inward_index(), entry);
+        }
+        packer.finish(self.lauas)
+    }
+}
+
+/// Lays out rows given in ascending (outward, inward) order, each postcode once.
+pub(crate) struct Packer {
+    outwards: Vec<u32>,
+    starts: Vec<u32>,
+    inwards: Vec<u16>,
+    entries: Vec<u16>,
+}
+
+impl Packer {
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Self {
+            outwards: Vec::new(),
+            starts: Vec::new(),
+            inwards: Vec::with_capacity(rows),
+            entries: Vec::with_capacity(rows),
+        }
+    }
+
+    /// The caller keeps the order; [`Packer::finish`]'s table relies on it.
+    pub(crate) fn push(&mut self, outward: u32, inward: u16, entry: u16) {
+        if self.outwards.last() != Some(&outward) {
+            debug_assert!(self.outwards.last() < Some(&outward));
+            self.outwards.push(outward);
+            self.starts.push(self.inwards.len() as u32);
+        }
+        debug_assert!(
+            self.starts.last().map(|&s| s as usize) == Some(self.inwards.len())
+                || self.inwards.last() < Some(&inward)
+        );
+        self.inwards.push(inward);
+        self.entries.push(entry);
+    }
+
+    pub(crate) fn finish(mut self, lauas: Vec<GssCode>) -> PostcodeTable {
+        if !self.outwards.is_empty() {
+            self.starts.push(self.inwards.len() as u32);
         }
         let mut table = PostcodeTable {
-            keys,
-            entries,
-            lauas: self.lauas,
+            outwards: self.outwards,
+            starts: self.starts,
+            inwards: self.inwards,
+            entries: self.entries,
+            lauas,
         };
         table.shrink();
         table
     }
+}
+
+/// Makes the entry of a status and an authority index (below [`MAX_AUTHORITIES`]).
+pub(crate) fn entry(laua_index: u16, status: PostcodeStatus) -> u16 {
+    debug_assert!(usize::from(laua_index) < MAX_AUTHORITIES);
+    laua_index | (status.bits() << INDEX_BITS)
 }
 
 impl PostcodeTable {
@@ -223,32 +289,44 @@ impl PostcodeTable {
     }
 
     pub fn lookup(&self, postcode: &Postcode) -> Lookup<'_> {
-        match self.keys.binary_search(&postcode.key()) {
-            Ok(i) => {
-                let entry = self.entries[i];
-                let laua = self.lauas[usize::from(entry & INDEX_MASK)].as_str();
-                match PostcodeStatus::from_bits(entry >> INDEX_BITS) {
-                    PostcodeStatus::Live => Lookup::Live { laua },
-                    PostcodeStatus::Terminated => Lookup::Terminated { laua },
-                    PostcodeStatus::NotRecorded => Lookup::LiveOrTerminated { laua },
-                }
-            }
+        let Ok(o) = self.outwards.binary_search(&postcode.outward_key()) else {
+            return Lookup::Unknown;
+        };
+        let (start, end) = (self.starts[o] as usize, self.starts[o + 1] as usize);
+        match self.inwards[start..end].binary_search(&postcode.inward_index()) {
+            Ok(i) => self.answer(self.entries[start + i]),
             Err(_) => Lookup::Unknown,
+        }
+    }
+
+    fn answer(&self, entry: u16) -> Lookup<'_> {
+        let laua = self.lauas[usize::from(entry & INDEX_MASK)].as_str();
+        match PostcodeStatus::from_bits(entry >> INDEX_BITS) {
+            PostcodeStatus::Live => Lookup::Live { laua },
+            PostcodeStatus::Terminated => Lookup::Terminated { laua },
+            PostcodeStatus::NotRecorded => Lookup::LiveOrTerminated { laua },
         }
     }
 
     /// Number of postcodes.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.inwards.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.inwards.is_empty()
+    }
+
+    /// Number of distinct outward codes (postcode districts).
+    pub fn outward_codes(&self) -> usize {
+        self.outwards.len()
     }
 
     /// Heap memory held by the table, in bytes.
     pub fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * size_of::<u64>()
+        self.outwards.capacity() * size_of::<u32>()
+            + self.starts.capacity() * size_of::<u32>()
+            + self.inwards.capacity() * size_of::<u16>()
             + self.entries.capacity() * size_of::<u16>()
             + self.lauas.capacity() * size_of::<GssCode>()
     }
@@ -259,20 +337,31 @@ impl PostcodeTable {
         &self.lauas
     }
 
-    /// Every row, in postcode ([`Postcode::key`]) order.
-    pub fn rows(&self) -> impl ExactSizeIterator<Item = Row> + '_ {
-        self.keys
+    /// The `i`th postcode in postcode order (`i < len()`).
+    pub fn postcode_at(&self, i: usize) -> Option<Postcode> {
+        let inward = *self.inwards.get(i)?;
+        let o = self.starts.partition_point(|&s| s as usize <= i) - 1;
+        Postcode::from_parts(self.outwards[o], inward)
+    }
+
+    /// Every row as (outward, inward, entry), in postcode order.
+    fn packed(&self) -> impl Iterator<Item = (u32, u16, u16)> + '_ {
+        self.outwards
             .iter()
-            .zip(&self.entries)
-            .map(|(&key, &entry)| Row {
-                postcode: Postcode::from_key(key).expect("table keys are postcodes"),
-                laua: self.lauas[usize::from(entry & INDEX_MASK)],
-                status: PostcodeStatus::from_bits(entry >> INDEX_BITS),
+            .enumerate()
+            .flat_map(move |(o, &outward)| {
+                let (start, end) = (self.starts[o] as usize, self.starts[o + 1] as usize);
+                (start..end).map(move |i| (outward, self.inwards[i], self.entries[i]))
             })
     }
 
-    pub(crate) fn keys(&self) -> &[u64] {
-        &self.keys
+    /// Every row, in postcode ([`Postcode::key`]) order.
+    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+        self.packed().map(|(outward, inward, entry)| Row {
+            postcode: Postcode::from_parts(outward, inward).expect("table rows are postcodes"),
+            laua: self.lauas[usize::from(entry & INDEX_MASK)],
+            status: PostcodeStatus::from_bits(entry >> INDEX_BITS),
+        })
     }
 
     /// Adds rows, which win over the table's own for the same postcode (later source wins).
@@ -286,74 +375,48 @@ impl PostcodeTable {
         if other.is_empty() {
             return Ok(());
         }
-        let mut lauas = std::mem::take(&mut self.lauas);
+        let mut lauas = self.lauas.clone();
         let mut index: HashMap<GssCode, u16> = lauas
             .iter()
             .enumerate()
             .map(|(i, g)| (*g, i as u16))
             .collect();
-        let mut remap = Vec::with_capacity(other.lauas.len());
-        for g in &other.lauas {
-            let i = match index.get(g) {
-                Some(&i) => i,
-                None => {
-                    if lauas.len() == MAX_AUTHORITIES {
-                        self.lauas = lauas;
-                        return Err(TableError::TooManyAuthorities);
-                    }
-                    let i = lauas.len() as u16;
-                    lauas.push(*g);
-                    index.insert(*g, i);
-                    i
-                }
-            };
-            remap.push(i);
-        }
+        let remap = other
+            .lauas
+            .iter()
+            .map(|g| intern(&mut lauas, &mut index, *g))
+            .collect::<Result<Vec<u16>, TableError>>()?;
         let theirs = |e: u16| remap[usize::from(e & INDEX_MASK)] | (e & !INDEX_MASK);
 
-        let (a_keys, a_entries) = (
-            std::mem::take(&mut self.keys),
-            std::mem::take(&mut self.entries),
-        );
-        let (b_keys, b_entries) = (other.keys, other.entries);
-        let mut keys = Vec::with_capacity(a_keys.len() + b_keys.len());
-        let mut entries = Vec::with_capacity(keys.capacity());
-        let (mut i, mut j) = (0, 0);
-        while i < a_keys.len() && j < b_keys.len() {
-            match a_keys[i].cmp(&b_keys[j]) {
-                std::cmp::Ordering::Less => {
-                    keys.push(a_keys[i]);
-                    entries.push(a_entries[i]);
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    keys.push(b_keys[j]);
-                    entries.push(theirs(b_entries[j]));
-                    j += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    keys.push(b_keys[j]);
-                    entries.push(theirs(b_entries[j]));
-                    i += 1;
-                    j += 1;
-                }
-            }
+        let mut packer = Packer::with_capacity(self.len() + other.len());
+        let mut ours = self.packed().peekable();
+        let mut others = other.packed().peekable();
+        loop {
+            let next = match (ours.peek(), others.peek()) {
+                (None, None) => break,
+                (Some(_), None) => ours.next(),
+                (None, Some(_)) => others.next().map(|(o, i, e)| (o, i, theirs(e))),
+                (Some(a), Some(b)) => match (a.0, a.1).cmp(&(b.0, b.1)) {
+                    std::cmp::Ordering::Less => ours.next(),
+                    std::cmp::Ordering::Greater => others.next().map(|(o, i, e)| (o, i, theirs(e))),
+                    std::cmp::Ordering::Equal => {
+                        ours.next();
+                        others.next().map(|(o, i, e)| (o, i, theirs(e)))
+                    }
+                },
+            };
+            let (outward, inward, entry) = next.expect("one side has a row");
+            packer.push(outward, inward, entry);
         }
-        keys.extend_from_slice(&a_keys[i..]);
-        entries.extend_from_slice(&a_entries[i..]);
-        keys.extend_from_slice(&b_keys[j..]);
-        entries.extend(b_entries[j..].iter().map(|&e| theirs(e)));
-        *self = PostcodeTable {
-            keys,
-            entries,
-            lauas,
-        };
-        self.shrink();
+        drop(ours);
+        *self = packer.finish(lauas);
         Ok(())
     }
 
     fn shrink(&mut self) {
-        self.keys.shrink_to_fit();
+        self.outwards.shrink_to_fit();
+        self.starts.shrink_to_fit();
+        self.inwards.shrink_to_fit();
         self.entries.shrink_to_fit();
         self.lauas.shrink_to_fit();
     }
@@ -407,7 +470,7 @@ mod tests {
         assert_eq!(Lookup::Unknown.laua(), None);
         let rows: Vec<Row> = t.rows().collect();
         assert_eq!(rows[0], row("EC2M 7PY", "E09000001", NotRecorded));
-        assert!(t.heap_bytes() >= 3 * 10);
+        assert!(t.heap_bytes() >= 3 * 4);
         assert!(PostcodeTable::new().is_empty());
     }
 
@@ -456,7 +519,13 @@ mod tests {
             Lookup::Terminated { laua: "S12000033" }
         );
         assert_eq!(shipped.local_authorities().len(), 5);
-        assert!(shipped.keys().is_sorted());
+        let keys: Vec<u64> = shipped.rows().map(|r| r.postcode.key()).collect();
+        assert!(keys.is_sorted());
+        assert_eq!(
+            shipped.postcode_at(5),
+            Some(Postcode::parse("ZE1 0AA").unwrap())
+        );
+        assert_eq!(shipped.postcode_at(6), None);
 
         shipped
             .extend([row("ME7 1AA", "E06000035", Terminated)])
