@@ -2,6 +2,7 @@
 //! telemetry, the database pool and migrations, encryption of personal data, the reliable
 //! messaging plumbing (outbox, inbox, consumer, connection supervisor) and gRPC serving.
 
+pub mod audit;
 pub mod crypto;
 pub mod db;
 pub mod grpc;
