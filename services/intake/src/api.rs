@@ -5,6 +5,7 @@ use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use refroute_domain::{AreaCode, Directory};
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::grpc::Violation;
 use refroute_platform::messaging::{Outbox, TraceContext};
@@ -64,7 +65,11 @@ impl IntakeApi {
             .digest(&[b"create-referral", &client_referral.encode_to_vec()])
     }
 
-    async fn create(&self, request: CreateReferralRequest) -> Result<Referral, IntakeError> {
+    async fn create(
+        &self,
+        actor: &str,
+        request: CreateReferralRequest,
+    ) -> Result<Referral, IntakeError> {
         let now = Utc::now();
         let new = request::create(
             &request,
@@ -82,12 +87,17 @@ impl IntakeApi {
 
         let trace = TraceContext::start();
         let span = tracing::info_span!("create_referral", referral_id = %referral.id, trace_id = %trace.trace_id);
-        self.store_new(referral, &new.request_id, &hash, &trace)
+        self.store_new(actor, referral, &new.request_id, &hash, &trace)
             .instrument(span)
             .await
     }
 
-    async fn replay(&self, request_id: &str, hash: &[u8]) -> Result<Referral, IntakeError> {
+    async fn replay(
+        &self,
+        actor: &str,
+        request_id: &str,
+        hash: &[u8],
+    ) -> Result<Referral, IntakeError> {
         let stored = self
             .store
             .by_request_id(request_id)
@@ -96,7 +106,7 @@ impl IntakeApi {
             .ok_or(IntakeError::RequestIdReused)?;
         if stored.request_hash == hash {
             tracing::info!(referral_id = %stored.referral.id, "retried CreateReferral answered with the original referral");
-            Ok(stored.referral)
+            self.disclose(actor, stored.referral).await
         } else {
             Err(IntakeError::RequestIdReused)
         }
@@ -106,6 +116,7 @@ impl IntakeApi {
     /// a retry with the original.
     async fn store_new(
         &self,
+        actor: &str,
         referral: Referral,
         request_id: &str,
         hash: &[u8],
@@ -118,9 +129,11 @@ impl IntakeApi {
             .await?
         {
             drop(tx);
-            return self.replay(request_id, hash).await;
+            return self.replay(actor, request_id, hash).await;
         }
-        self.commit_for_triage(tx, &referral, trace).await?;
+        let created = Entry::of_referral(crate::SCHEMA, actor, action::REFERRAL_CREATED, &referral);
+        self.commit_for_triage(tx, &referral, trace, &[created])
+            .await?;
         tracing::info!(
             area = %referral.received_area_code,
             pathway = referral.pathway().as_str_name(),
@@ -133,6 +146,7 @@ impl IntakeApi {
     /// again, in one transaction; a retry of the same change answers with the referral.
     async fn supply(
         &self,
+        actor: &str,
         supplied: SuppliedResidence,
         trace: &TraceContext,
     ) -> Result<Referral, IntakeError> {
@@ -148,7 +162,8 @@ impl IntakeApi {
         let person = resident(&mut referral).ok_or(IntakeError::Unparseable(id))?;
         if status != ReferralStatus::NeedsReview {
             if person.residence.as_ref() == Some(&supplied.wire) {
-                return Ok(referral);
+                drop(tx);
+                return self.disclose(actor, referral).await;
             }
             return Err(IntakeError::NotInReview {
                 id,
@@ -169,18 +184,33 @@ impl IntakeApi {
         referral.decision = None;
         referral.update_time = Some(timestamp(Utc::now()));
         self.store.amend_for_triage(&mut tx, &referral).await?;
-        self.commit_for_triage(tx, &referral, trace).await?;
+        let supplied = Entry::new(
+            crate::SCHEMA,
+            actor,
+            action::RESIDENCE_SUPPLIED,
+            audit::REFERRAL,
+            &referral.id,
+        )
+        .fields(vec![residence_path(&referral).into()])
+        .lawful_basis(audit::lawful_basis(referral.details.as_ref()));
+        // The answer carries the whole referral back: that is a disclosure too.
+        let disclosed =
+            Entry::of_referral(crate::SCHEMA, actor, action::REFERRAL_DISCLOSED, &referral);
+        self.commit_for_triage(tx, &referral, trace, &[supplied, disclosed])
+            .await?;
         tracing::info!("residence supplied; referral sent to triage again");
         Ok(referral)
     }
 
-    /// Adds `referral.received` to the transaction that stored the referral, and commits both:
-    /// triage hears of every stored referral, and of nothing that was not stored.
+    /// Adds `referral.received` and the audit entries of the change to the transaction that
+    /// stored the referral, and commits them all: triage hears of every stored referral, and of
+    /// nothing that was not stored, and the audit log records exactly what was.
     async fn commit_for_triage(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
         referral: &Referral,
         trace: &TraceContext,
+        entries: &[Entry],
     ) -> Result<(), IntakeError> {
         let event = ReferralReceived {
             referral: Some(referral.clone()),
@@ -188,12 +218,22 @@ impl IntakeApi {
         self.outbox
             .enqueue(&mut tx, &event, &referral.id, trace)
             .await?;
+        // Last before the commit: the audit head stays locked until then.
+        audit::append_all(&mut tx, entries).await?;
         tx.commit().await?;
         self.outbox.notify_committed();
         Ok(())
     }
 
-    async fn get(&self, id: &str) -> Result<Referral, IntakeError> {
+    /// Records that `actor` is shown `referral`, before it is shown: no record, no answer.
+    async fn disclose(&self, actor: &str, referral: Referral) -> Result<Referral, IntakeError> {
+        let entry =
+            Entry::of_referral(crate::SCHEMA, actor, action::REFERRAL_DISCLOSED, &referral);
+        audit::disclose(&self.store.pool, &[entry]).await?;
+        Ok(referral)
+    }
+
+    async fn get(&self, actor: &str, id: &str) -> Result<Referral, IntakeError> {
         let uuid = id.trim().parse::<Uuid>().map_err(|_| {
             let quoted: String = id.chars().take(QUOTED_ID).collect();
             IntakeError::Invalid(vec![Violation::new(
@@ -201,11 +241,22 @@ impl IntakeApi {
                 format!("'{quoted}' is not a referral id (a UUID)"),
             )])
         })?;
-        self.store
+        let referral = self
+            .store
             .by_id(uuid)
             .await?
             .map(|stored| stored.referral)
-            .ok_or(IntakeError::NotFound(uuid))
+            .ok_or(IntakeError::NotFound(uuid))?;
+        self.disclose(actor, referral).await
+    }
+}
+
+/// Where the residence of [`resident`] is, as an audit field path.
+fn residence_path(referral: &Referral) -> &'static str {
+    match referral.details {
+        Some(referral::Details::DomesticAbuse(_)) => "domestic_abuse.victim.residence",
+        Some(referral::Details::CommunityMarac(_)) => "community_marac.subject.residence",
+        Some(referral::Details::Prevent(_)) | None => "prevent.subject.residence",
     }
 }
 
@@ -225,20 +276,22 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<CreateReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
-        Ok(Response::new(self.create(request.into_inner()).await?))
+        let actor = audit::actor_of(&request);
+        Ok(Response::new(self.create(&actor, request.into_inner()).await?))
     }
 
     async fn supply_residence(
         &self,
         request: Request<SupplyResidenceRequest>,
     ) -> Result<Response<Referral>, Status> {
+        let actor = audit::actor_of(&request);
         let request = request.into_inner();
         let supplied = request::supply(&request, &self.context(Utc::now().date_naive()))
             .map_err(IntakeError::Invalid)?;
         let trace = TraceContext::start();
         let span = tracing::info_span!("supply_residence", referral_id = %supplied.referral_id, trace_id = %trace.trace_id);
         Ok(Response::new(
-            self.supply(supplied, &trace).instrument(span).await?,
+            self.supply(&actor, supplied, &trace).instrument(span).await?,
         ))
     }
 
@@ -246,6 +299,7 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<GetReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
-        Ok(Response::new(self.get(&request.into_inner().id).await?))
+        let actor = audit::actor_of(&request);
+        Ok(Response::new(self.get(&actor, &request.into_inner().id).await?))
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{CoordinatorError, quote};
 use crate::queue::{Cursor, Hearing, QueueStore};
 use chrono::{NaiveDate, Utc};
 use refroute_domain::{AreaCode, AreaError};
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::grpc::Violation;
 use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_proto::v1::coordinator_service_server::CoordinatorService;
@@ -163,7 +164,23 @@ fn queue_of(
 type CaseStream = Pin<Box<dyn Stream<Item = Result<Case, Status>> + Send>>;
 
 impl CoordinatorApi {
-    async fn list(&self, r: ListQueueRequest) -> Result<ListQueueResponse, CoordinatorError> {
+    /// Records that `actor` is shown each of `cases`, before they are shown: when the audit log
+    /// cannot record it, the call fails and nothing is disclosed.
+    async fn disclose(&self, actor: &str, cases: &[Case]) -> Result<(), CoordinatorError> {
+        let entries: Vec<Entry> = cases
+            .iter()
+            .map(|c| Entry::of_case(crate::SCHEMA, actor, action::CASE_DISCLOSED, c))
+            .collect();
+        audit::disclose(&self.store.pool, &entries)
+            .await
+            .map_err(CoordinatorError::store)
+    }
+
+    async fn list(
+        &self,
+        actor: &str,
+        r: ListQueueRequest,
+    ) -> Result<ListQueueResponse, CoordinatorError> {
         let mut violations = Vec::new();
         let queue = queue_of(&r.area_code, r.panel, &mut violations);
         if !(0..=MAX_PAGE).contains(&r.page_size) {
@@ -197,23 +214,31 @@ impl CoordinatorApi {
             .list(area.as_str(), panel, after, limit as i64)
             .await
             .map_err(CoordinatorError::store)?;
+        self.disclose(actor, &cases).await?;
         Ok(ListQueueResponse {
             cases,
             next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
         })
     }
 
-    async fn get(&self, r: GetCaseRequest) -> Result<Case, CoordinatorError> {
+    async fn get(&self, actor: &str, r: GetCaseRequest) -> Result<Case, CoordinatorError> {
         let id = referral_id("referral_id", &r.referral_id)
             .map_err(|v| CoordinatorError::Invalid(vec![v]))?;
-        self.store
+        let case = self
+            .store
             .get(id)
             .await
             .map_err(CoordinatorError::store)?
-            .ok_or(CoordinatorError::NotFound(id))
+            .ok_or(CoordinatorError::NotFound(id))?;
+        self.disclose(actor, std::slice::from_ref(&case)).await?;
+        Ok(case)
     }
 
-    async fn hear(&self, request: RecordHearingRequest) -> Result<Case, CoordinatorError> {
+    async fn hear(
+        &self,
+        actor: &str,
+        request: RecordHearingRequest,
+    ) -> Result<Case, CoordinatorError> {
         let (id, date) = validate_hearing(&request, Utc::now().date_naive())
             .map_err(CoordinatorError::Invalid)?;
         let trace = TraceContext::start();
@@ -221,16 +246,20 @@ impl CoordinatorApi {
             tracing::info_span!("record_hearing", referral_id = %id, trace_id = %trace.trace_id);
         let hearing = self
             .store
-            .record_hearing(&self.outbox, id, date, &trace)
+            .record_hearing(&self.outbox, actor, id, date, &trace)
             .instrument(span)
             .await
             .map_err(CoordinatorError::store)?;
         match hearing {
             Hearing::Recorded(case) => {
                 self.outbox.notify_committed();
+                self.disclose(actor, std::slice::from_ref(&case)).await?;
                 Ok(case)
             }
-            Hearing::Unchanged(case) => Ok(case),
+            Hearing::Unchanged(case) => {
+                self.disclose(actor, std::slice::from_ref(&case)).await?;
+                Ok(case)
+            }
             Hearing::NotFound => Err(CoordinatorError::NotFound(id)),
             Hearing::InReview(case) => Err(CoordinatorError::InReview {
                 id,
@@ -249,7 +278,7 @@ impl CoordinatorApi {
         }
     }
 
-    fn watch(&self, r: WatchQueueRequest) -> Result<CaseStream, CoordinatorError> {
+    fn watch(&self, actor: String, r: WatchQueueRequest) -> Result<CaseStream, CoordinatorError> {
         let mut violations = Vec::new();
         let Some((area, panel)) = queue_of(&r.area_code, r.panel, &mut violations) else {
             return Err(CoordinatorError::Invalid(violations));
@@ -262,6 +291,7 @@ impl CoordinatorApi {
             .map_err(|why| CoordinatorError::AnnouncementsMissed { why: why.into() })?;
         let (tx, rx) = mpsc::channel(64);
         let stop = self.stop.clone();
+        let pool = self.store.pool.clone();
         tokio::spawn(async move {
             let end = loop {
                 let next = tokio::select! {
@@ -273,6 +303,13 @@ impl CoordinatorApi {
                     Ok(Announcement::Case(case))
                         if case.area_code == area.as_str() && case.panel == panel as i32 =>
                     {
+                        // Recorded before it is sent; a case the log cannot record ends the
+                        // stream (as STORE_UNAVAILABLE) instead of going out unrecorded.
+                        let sent =
+                            Entry::of_case(crate::SCHEMA, &actor, action::CASE_WATCHED, &case);
+                        if let Err(e) = audit::disclose(&pool, &[sent]).await {
+                            break CoordinatorError::store(e);
+                        }
                         if tx.send(Ok(*case)).await.is_err() {
                             return;
                         }
@@ -305,18 +342,21 @@ impl CoordinatorService for CoordinatorApi {
         &self,
         request: Request<ListQueueRequest>,
     ) -> Result<Response<ListQueueResponse>, Status> {
-        Ok(Response::new(self.list(request.into_inner()).await?))
+        let actor = audit::actor_of(&request);
+        Ok(Response::new(self.list(&actor, request.into_inner()).await?))
     }
 
     async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
-        Ok(Response::new(self.get(request.into_inner()).await?))
+        let actor = audit::actor_of(&request);
+        Ok(Response::new(self.get(&actor, request.into_inner()).await?))
     }
 
     async fn record_hearing(
         &self,
         request: Request<RecordHearingRequest>,
     ) -> Result<Response<Case>, Status> {
-        Ok(Response::new(self.hear(request.into_inner()).await?))
+        let actor = audit::actor_of(&request);
+        Ok(Response::new(self.hear(&actor, request.into_inner()).await?))
     }
 
     type WatchQueueStream = CaseStream;
@@ -325,7 +365,8 @@ impl CoordinatorService for CoordinatorApi {
         &self,
         request: Request<WatchQueueRequest>,
     ) -> Result<Response<Self::WatchQueueStream>, Status> {
-        Ok(Response::new(self.watch(request.into_inner())?))
+        let actor = audit::actor_of(&request);
+        Ok(Response::new(self.watch(actor, request.into_inner())?))
     }
 }
 

@@ -6,6 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use refroute_domain::AreaCode;
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::crypto::Sealer;
 use refroute_platform::messaging::{Event, HandleError, Handler, Incoming, Outbox, TraceContext};
 use refroute_platform::wire::timestamp;
@@ -204,6 +205,7 @@ impl QueueStore {
     pub async fn record_hearing(
         &self,
         outbox: &Outbox,
+        actor: &str,
         referral_id: Uuid,
         date: NaiveDate,
         trace: &TraceContext,
@@ -251,6 +253,10 @@ impl QueueStore {
         outbox
             .enqueue(&mut tx, &event, &case.referral_id, trace)
             .await?;
+        let heard = Entry::of_case(crate::SCHEMA, actor, action::HEARING_RECORDED, &case)
+            .fields(vec!["heard_on".into()]);
+        // Last before the commit: the audit head stays locked until then.
+        audit::append(&mut tx, &heard).await?;
         tx.commit().await?;
         case.heard_on = date.to_string();
         tracing::info!(area = %case.area_code, panel = panel.as_str_name(), meeting_date = %date, previously = ?previously, "hearing recorded");

@@ -6,6 +6,7 @@
 
 use prost::Message;
 use refroute_platform::Settings;
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{
@@ -68,9 +69,23 @@ impl Handler for TransferRequestedHandler {
         .bind(sealed)
         .bind(kind.as_str_name())
         .bind(force)
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
+            // What the receiving area will be passed, by field name, recorded with the transfer.
+            let entry = Entry::new(
+                SCHEMA,
+                SCHEMA,
+                action::TRANSFER_REQUESTED,
+                audit::REFERRAL,
+                &event.referral_id,
+            )
+            .fields(audit::fields_of(&event))
+            .lawful_basis(audit::lawful_basis(
+                event.referral.as_ref().and_then(|r| r.details.as_ref()),
+            ));
+            // Last: the audit head stays locked until the consumer commits.
+            audit::append(tx, &entry).await?;
             tracing::info!(
                 %transfer_id,
                 kind = kind.as_str_name(),

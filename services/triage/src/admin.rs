@@ -139,8 +139,8 @@ impl AdminApi {
         })
     }
 
-    async fn reload(&self) -> Result<RuleSetInfo, AdminError> {
-        let result = self.book.reload().await;
+    async fn reload(&self, actor: &str) -> Result<RuleSetInfo, AdminError> {
+        let result = self.book.reload(actor).await;
         log_reload(&result, "ReloadRuleSet");
         Ok(info(&*result?))
     }
@@ -175,9 +175,10 @@ impl TriageAdminService for AdminApi {
 
     async fn reload_rule_set(
         &self,
-        _request: Request<ReloadRuleSetRequest>,
+        request: Request<ReloadRuleSetRequest>,
     ) -> Result<Response<RuleSetInfo>, Status> {
-        Ok(Response::new(self.reload().await?))
+        let actor = refroute_platform::audit::actor_of(&request);
+        Ok(Response::new(self.reload(&actor).await?))
     }
 }
 

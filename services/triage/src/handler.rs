@@ -6,6 +6,7 @@ use crate::store;
 use chrono::{DateTime, NaiveDate, Utc};
 use refroute_domain::{Decision, Directory, Outcome, community, marac, prevent};
 use refroute_geography::PostcodeTable;
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::messaging::{HandleError, Handler, Incoming, Outbox};
 use refroute_proto::v1::{
@@ -105,8 +106,19 @@ impl Handler for TriageHandler {
         if let (Some(key), true) = (&victim_key, went_to_marac) {
             store::record_marac_referral(tx, referral_id, key, referred_on).await?;
         }
+        let decided = Entry::new(
+            crate::SCHEMA,
+            crate::SCHEMA,
+            action::DECISION_MADE,
+            audit::REFERRAL,
+            &referral.id,
+        )
+        .fields(audit::fields_of(&wire))
+        .lawful_basis(audit::lawful_basis(referral.details.as_ref()));
         self.announce(tx, &referral, &decision, wire, &message.trace)
             .await?;
+        // Last: the audit head stays locked until the consumer commits.
+        audit::append(tx, &decided).await?;
         observe(&decision);
         Ok(())
     }

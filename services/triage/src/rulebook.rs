@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use refroute_domain::{Directory, RuleSet, RuleSetError};
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::reference::{self, RuleSource};
 use refroute_platform::settings::RulesSettings;
 use sha2::{Digest, Sha256};
@@ -52,7 +53,9 @@ impl RuleBook {
         directory: Arc<Directory>,
         pool: PgPool,
     ) -> Result<Self, ReloadError> {
-        let loaded = read_validate_record(&settings, &directory, &pool).await?;
+        let loaded =
+            read_validate_record(&settings, &directory, &pool, crate::SCHEMA, action::RULES_LOADED)
+                .await?;
         Ok(Self {
             current: Arc::new(RwLock::new(Arc::new(loaded))),
             settings,
@@ -65,10 +68,19 @@ impl RuleBook {
         self.current.read().expect("rule book lock").clone()
     }
 
-    /// Reads the rule file again and, only if it is valid, puts it in force.
-    pub async fn reload(&self) -> Result<Arc<Loaded>, ReloadError> {
-        let loaded =
-            Arc::new(read_validate_record(&self.settings, &self.directory, &self.pool).await?);
+    /// Reads the rule file again and, only if it is valid, puts it in force; `actor` asked
+    /// for it (the audit log records who).
+    pub async fn reload(&self, actor: &str) -> Result<Arc<Loaded>, ReloadError> {
+        let loaded = Arc::new(
+            read_validate_record(
+                &self.settings,
+                &self.directory,
+                &self.pool,
+                actor,
+                action::RULES_RELOADED,
+            )
+            .await?,
+        );
         *self.current.write().expect("rule book lock") = loaded.clone();
         Ok(loaded)
     }
@@ -78,10 +90,15 @@ impl RuleBook {
     }
 }
 
+/// The record kind of a rule set in the audit log; its id is `<name> v<version>`.
+pub const AUDITED_RULE_SET: &str = "rule_set";
+
 async fn read_validate_record(
     settings: &RulesSettings,
     directory: &Directory,
     pool: &PgPool,
+    actor: &str,
+    audited_as: &str,
 ) -> Result<Loaded, ReloadError> {
     let RuleSource { origin, text } = reference::read_rules(settings).map_err(ReloadError::Read)?;
     let rules = RuleSet::parse(&text, directory).map_err(|error| ReloadError::Invalid {
@@ -92,7 +109,9 @@ async fn read_validate_record(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    // First use of a name and version records its content; later loads must match it.
+    // First use of a name and version records its content; later loads must match it. The
+    // record and its audit entry commit together; a refused file leaves neither.
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO triage.rule_sets (name, version, sha256, body, origin) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (name, version) DO NOTHING",
@@ -102,13 +121,13 @@ async fn read_validate_record(
     .bind(&sha256)
     .bind(&text)
     .bind(&origin)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     let (recorded,): (String,) =
         sqlx::query_as("SELECT sha256 FROM triage.rule_sets WHERE name = $1 AND version = $2")
             .bind(rules.name())
             .bind(rules.version() as i32)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?;
     if recorded != sha256 {
         return Err(ReloadError::VersionReused {
@@ -117,6 +136,15 @@ async fn read_validate_record(
             version: rules.version(),
         });
     }
+    let entry = Entry::new(
+        crate::SCHEMA,
+        actor,
+        audited_as,
+        AUDITED_RULE_SET,
+        &format!("{} v{}", rules.name(), rules.version()),
+    );
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
     Ok(Loaded {
         rules,
         sha256,
@@ -138,10 +166,14 @@ pub async fn reload_on_sighup(book: RuleBook, stop: tokio_util::sync::Cancellati
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = hangups.recv() => log_reload(&book.reload().await, "SIGHUP"),
+            // A signal says nothing of who sent it; the log records the trigger.
+            _ = hangups.recv() => log_reload(&book.reload(SIGHUP_ACTOR).await, "SIGHUP"),
         }
     }
 }
+
+/// The actor the audit log records for a reload on SIGHUP.
+pub const SIGHUP_ACTOR: &str = "signal:SIGHUP";
 
 pub fn log_reload(result: &Result<Arc<Loaded>, ReloadError>, trigger: &'static str) {
     if trigger != "start" {
