@@ -202,7 +202,7 @@ async fn each_restart_while_a_message_fails_costs_one_delivery_until_the_limit_d
 
     // Once the database is well again, a replay routes them.
     lock.rollback().await.unwrap();
-    let replayed = refroute_cli::dead_letters::replay(&system.amqp_uri(), QUEUE, 10)
+    let replayed = refroute_cli::dead_letters::replay(&system.amqp_uri(), &system.pool, QUEUE, 10)
         .await
         .unwrap();
     assert_eq!(replayed, 2);

@@ -237,10 +237,14 @@ async fn an_undecodable_message_is_dead_lettered_without_blocking_the_referrals_
     assert_eq!(listed.len(), 2);
     let reasons: Vec<&str> = listed.iter().map(|d| d.reason.as_str()).collect();
     assert_eq!(reasons, ["rejected", "rejected"], "the broker records why");
-    let replayed =
-        refroute_cli::dead_letters::replay(&system.amqp_uri(), "triage.referral-received", 10)
-            .await
-            .unwrap();
+    let replayed = refroute_cli::dead_letters::replay(
+        &system.amqp_uri(),
+        &system.pool,
+        "triage.referral-received",
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(replayed, 2);
     let start = Instant::now();
     while depth().await < 2 && start.elapsed() < Duration::from_secs(15) {

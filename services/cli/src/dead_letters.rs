@@ -8,7 +8,13 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Confirmation, Connection, ConnectionProperties};
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::messaging::topology::{QUEUES, dead_letter_queue};
+use sqlx::PgPool;
+
+/// Who the audit log says replayed dead letters: the CLI acts with the database owner's
+/// credentials, so the person is whoever holds them.
+pub const ACTOR: &str = "refroute-cli";
 
 pub struct DeadLetter {
     pub message_id: String,
@@ -87,8 +93,16 @@ pub async fn list(uri: &str, queue: &str, limit: usize) -> anyhow::Result<Vec<De
 }
 
 /// Moves up to `limit` dead letters back onto `queue`. Each is acked off the dead-letter queue
-/// only after the broker confirms the republish, so a crash part-way loses nothing.
-pub async fn replay(uri: &str, queue: &str, limit: usize) -> anyhow::Result<usize> {
+/// only after the broker confirms the republish and the replay is in the audit log (`audit_db`),
+/// so a crash part-way loses nothing, and a replay the log cannot record stops the run (the
+/// message, republished but not acked, stays dead-lettered too; its id keeps it from applying
+/// twice).
+pub async fn replay(
+    uri: &str,
+    audit_db: &PgPool,
+    queue: &str,
+    limit: usize,
+) -> anyhow::Result<usize> {
     let queue = known_queue(queue)?;
     let conn = connect(uri).await?;
     let channel = conn.create_channel().await?;
@@ -132,6 +146,23 @@ pub async fn replay(uri: &str, queue: &str, limit: usize) -> anyhow::Result<usiz
             .await?;
         match confirm {
             Confirmation::Ack(None) => {
+                let p = &m.delivery.properties;
+                // Events carry their referral's id as correlation id.
+                let (kind, id) = match p.correlation_id() {
+                    Some(referral) => (audit::REFERRAL, referral.to_string()),
+                    None => (
+                        "message",
+                        p.message_id()
+                            .as_ref()
+                            .map(|s| s.to_string())
+                            .unwrap_or_default(),
+                    ),
+                };
+                let entry = Entry::new("cli", ACTOR, action::DEAD_LETTER_REPLAYED, kind, &id);
+                let mut conn = audit_db.acquire().await?;
+                audit::append(&mut conn, &entry)
+                    .await
+                    .context("recording the replay in the audit log")?;
                 m.delivery.acker.ack(BasicAckOptions::default()).await?;
                 replayed += 1;
             }

@@ -1,5 +1,6 @@
 //! The operator's command line, as a library so the end-to-end tests drive the same code.
 
+pub mod audit;
 pub mod bench;
 pub mod dead_letters;
 pub mod demo;

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use refroute_cli::{bench, dead_letters, demo, migrate, render};
+use refroute_cli::{audit, bench, dead_letters, demo, migrate, render};
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
@@ -100,6 +100,19 @@ enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+    /// Check the audit log's hash chain, or list who saw or changed a referral.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute the chain; name the first broken entry and exit non-zero if one is.
+    Verify,
+    /// Who saw or changed a referral, what of it, when, and under which lawful basis.
+    Show { referral_id: String },
 }
 
 #[derive(Subcommand)]
@@ -370,10 +383,36 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             DeadLetterAction::Replay { queue, limit } => {
-                let n = dead_letters::replay(settings.amqp.uri.expose(), &queue, limit).await?;
+                let pool = refroute_platform::db::connect(&settings.database)
+                    .await
+                    .context("connecting to the database (each replay is audited)")?;
+                let n =
+                    dead_letters::replay(settings.amqp.uri.expose(), &pool, &queue, limit).await?;
                 println!("replayed {n} message(s) onto {queue}");
             }
         },
+        Command::Audit { action } => {
+            let pool = refroute_platform::db::connect(&settings.database)
+                .await
+                .context("connecting to the database")?;
+            let mut conn = pool.acquire().await?;
+            match action {
+                AuditAction::Verify => {
+                    let verdict = audit::verify(&mut conn).await?;
+                    println!("{}", audit::verdict_line(&verdict));
+                    if verdict.is_err() {
+                        std::process::exit(1);
+                    }
+                }
+                AuditAction::Show { referral_id } => {
+                    let entries = audit::show(&mut conn, &referral_id).await?;
+                    if entries.is_empty() {
+                        anyhow::bail!("no audit entries for referral {}", referral_id.trim());
+                    }
+                    print!("{}", audit::table(&entries));
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -227,8 +227,7 @@ impl IntakeApi {
 
     /// Records that `actor` is shown `referral`, before it is shown: no record, no answer.
     async fn disclose(&self, actor: &str, referral: Referral) -> Result<Referral, IntakeError> {
-        let entry =
-            Entry::of_referral(crate::SCHEMA, actor, action::REFERRAL_DISCLOSED, &referral);
+        let entry = Entry::of_referral(crate::SCHEMA, actor, action::REFERRAL_DISCLOSED, &referral);
         audit::disclose(&self.store.pool, &[entry]).await?;
         Ok(referral)
     }
@@ -277,7 +276,9 @@ impl IntakeService for IntakeApi {
         request: Request<CreateReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
         let actor = audit::actor_of(&request);
-        Ok(Response::new(self.create(&actor, request.into_inner()).await?))
+        Ok(Response::new(
+            self.create(&actor, request.into_inner()).await?,
+        ))
     }
 
     async fn supply_residence(
@@ -291,7 +292,9 @@ impl IntakeService for IntakeApi {
         let trace = TraceContext::start();
         let span = tracing::info_span!("supply_residence", referral_id = %supplied.referral_id, trace_id = %trace.trace_id);
         Ok(Response::new(
-            self.supply(&actor, supplied, &trace).instrument(span).await?,
+            self.supply(&actor, supplied, &trace)
+                .instrument(span)
+                .await?,
         ))
     }
 
@@ -300,6 +303,8 @@ impl IntakeService for IntakeApi {
         request: Request<GetReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
         let actor = audit::actor_of(&request);
-        Ok(Response::new(self.get(&actor, &request.into_inner().id).await?))
+        Ok(Response::new(
+            self.get(&actor, &request.into_inner().id).await?,
+        ))
     }
 }

@@ -343,7 +343,9 @@ impl CoordinatorService for CoordinatorApi {
         request: Request<ListQueueRequest>,
     ) -> Result<Response<ListQueueResponse>, Status> {
         let actor = audit::actor_of(&request);
-        Ok(Response::new(self.list(&actor, request.into_inner()).await?))
+        Ok(Response::new(
+            self.list(&actor, request.into_inner()).await?,
+        ))
     }
 
     async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
@@ -356,7 +358,9 @@ impl CoordinatorService for CoordinatorApi {
         request: Request<RecordHearingRequest>,
     ) -> Result<Response<Case>, Status> {
         let actor = audit::actor_of(&request);
-        Ok(Response::new(self.hear(&actor, request.into_inner()).await?))
+        Ok(Response::new(
+            self.hear(&actor, request.into_inner()).await?,
+        ))
     }
 
     type WatchQueueStream = CaseStream;

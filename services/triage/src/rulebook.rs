@@ -53,9 +53,14 @@ impl RuleBook {
         directory: Arc<Directory>,
         pool: PgPool,
     ) -> Result<Self, ReloadError> {
-        let loaded =
-            read_validate_record(&settings, &directory, &pool, crate::SCHEMA, action::RULES_LOADED)
-                .await?;
+        let loaded = read_validate_record(
+            &settings,
+            &directory,
+            &pool,
+            crate::SCHEMA,
+            action::RULES_LOADED,
+        )
+        .await?;
         Ok(Self {
             current: Arc::new(RwLock::new(Arc::new(loaded))),
             settings,
