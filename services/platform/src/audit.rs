@@ -434,7 +434,7 @@ mod tests {
             .map(|seq| {
                 let e = entry(&format!("action.{seq}"));
                 let h = hash(seq, &prev, &e).to_vec();
-                let row = Stored {
+                Stored {
                     seq,
                     at: e.at,
                     service: e.service,
@@ -446,8 +446,7 @@ mod tests {
                     lawful_basis: e.lawful_basis,
                     prev_hash: std::mem::replace(&mut prev, h.clone()),
                     hash: h,
-                };
-                row
+                }
             })
             .collect()
     }

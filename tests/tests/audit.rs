@@ -1,0 +1,401 @@
+//! The audit log: a referral's life leaves exactly its entries, in order; `refroute audit
+//! verify` passes on an untouched log and names the entry when one row is changed, removed or
+//! reordered; concurrent writers in all four services' roles keep one valid chain; a read the
+//! log cannot record is refused.
+
+use refroute_cli::audit as cli;
+use refroute_cli::migrate;
+use refroute_cli::sample::LAWFUL_BASIS;
+use refroute_e2e::{DECISION_DEADLINE, SERVICES, Sample, spawn_system};
+use refroute_platform::audit::{self, Entry, Stored};
+use refroute_platform::{Settings, db};
+use refroute_proto::v1::{GetCaseRequest, GetReferralRequest, ReferralStatus};
+use sqlx::{Connection, PgConnection};
+
+/// The chain as `refroute audit verify` finds it, on `conn` (inside a test's transaction, to see
+/// the tampering it is about to roll back).
+async fn verify(conn: &mut PgConnection) -> cli::Verdict {
+    cli::verify(conn).await.expect("reading the audit log")
+}
+
+/// Runs `tamper` in a transaction (with triggers off, as a superuser could), verifies inside
+/// it, and rolls it back: the entry verify names, and why.
+async fn tampered(pool: &sqlx::PgPool, tamper: &[String]) -> audit::Broken {
+    let mut conn = pool.acquire().await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for sql in tamper {
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(done.rows_affected(), 1, "{sql}");
+    }
+    let verdict = verify(&mut tx).await;
+    tx.rollback().await.unwrap();
+    verdict.expect_err("verify must fail on a tampered log")
+}
+
+fn summary(e: &Stored) -> (&str, &str, &str) {
+    (e.service.as_str(), e.actor.as_str(), e.action.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
+    let system = spawn_system().await;
+    let victim = "Audrey Auditsson";
+    // DASH 16 of 24, living in the City: routed to the City's MARAC queue.
+    let created = system.submit(Sample::new(victim).yes(16)).await;
+    let id = created.id.clone();
+    // Waited for in the database: every GetReferral is a disclosure, and would be audited.
+    system
+        .assert_count(
+            &format!(
+                "SELECT count(*) FROM intake.referrals r JOIN notification.queue_cases q \
+                 ON q.referral_id = r.id WHERE r.id = '{id}' AND r.status = '{}'",
+                ReferralStatus::Routed.as_str_name()
+            ),
+            1,
+            DECISION_DEADLINE,
+        )
+        .await;
+    // Read by its coordinator, then by its referrer.
+    let case = system
+        .coordinator
+        .clone()
+        .get_case(GetCaseRequest {
+            referral_id: id.clone(),
+        })
+        .await
+        .expect("GetCase")
+        .into_inner();
+    assert_eq!(case.referral_id, id);
+    let shown = system
+        .intake
+        .clone()
+        .get_referral(GetReferralRequest { id: id.clone() })
+        .await
+        .expect("GetReferral")
+        .into_inner();
+    assert_eq!(shown.status(), ReferralStatus::Routed);
+
+    let mut conn = system.pool.acquire().await.unwrap();
+    let life = cli::show(&mut conn, &id).await.unwrap();
+    let who = audit::UNAUTHENTICATED;
+    assert_eq!(
+        life.iter().map(summary).collect::<Vec<_>>(),
+        [
+            ("intake", who, "referral.created"),
+            ("triage", "triage", "decision.made"),
+            ("notification", who, "case.disclosed"),
+            ("intake", who, "referral.disclosed"),
+        ],
+        "{}",
+        cli::table(&life)
+    );
+    for entry in &life {
+        assert_eq!(entry.record_kind, "referral");
+        assert_eq!(entry.record_id, id);
+        assert_eq!(
+            entry.lawful_basis.as_deref(),
+            Some(LAWFUL_BASIS),
+            "{entry:?}"
+        );
+    }
+    let has = |i: usize, field: &str| life[i].fields.iter().any(|f| f == field);
+    // What each saw or did, by field name: the victim's name was created, the coordinator and
+    // the referrer saw it, with the decision; triage recorded its decision, not the person.
+    assert!(has(0, "domestic_abuse.victim.full_name"), "{:?}", life[0]);
+    assert!(has(1, "reason") && has(1, "outcome"), "{:?}", life[1]);
+    assert!(!has(1, "domestic_abuse.victim.full_name"), "{:?}", life[1]);
+    assert!(has(2, "domestic_abuse.victim.full_name") && has(2, "decision.reason"));
+    assert!(has(3, "domestic_abuse.victim.full_name") && has(3, "decision.reason"));
+    // Names of fields, never their values.
+    let whole_log: Vec<(String,)> = sqlx::query_as(
+        "SELECT concat_ws(' ', actor, record_id, fields::text, lawful_basis) FROM audit.entries",
+    )
+    .fetch_all(&system.pool)
+    .await
+    .unwrap();
+    assert!(whole_log.iter().all(|(row,)| !row.contains("Auditsson")));
+    let table = cli::table(&life);
+    for action in [
+        "referral.created",
+        "decision.made",
+        "case.disclosed",
+        "referral.disclosed",
+    ] {
+        assert!(table.contains(action), "{table}");
+    }
+
+    // An untouched log verifies, every entry of it.
+    let (stored,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit.entries")
+        .fetch_one(&system.pool)
+        .await
+        .unwrap();
+    assert_eq!(verify(&mut conn).await, Ok(stored));
+    // Entries are append-only even to the database owner's plain statements.
+    let refused = sqlx::query("UPDATE audit.entries SET actor = 'nobody'")
+        .execute(&system.pool)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+    let refused = sqlx::query("DELETE FROM audit.entries")
+        .execute(&system.pool)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+
+    let (created_at, decided_at, coordinator_at, last) =
+        (life[0].seq, life[1].seq, life[2].seq, life[3].seq);
+    assert_eq!(last, stored, "the referrer's read is the latest entry");
+    // Hiding that the coordinator saw the victim's name.
+    let broken = tampered(
+        &system.pool,
+        &[format!(
+            "UPDATE audit.entries SET fields = array_remove(fields, 'domestic_abuse.victim.full_name') WHERE seq = {coordinator_at}"
+        )],
+    )
+    .await;
+    assert_eq!(broken.seq, coordinator_at, "{broken}");
+    // Removing the decision from the middle of the chain.
+    let broken = tampered(
+        &system.pool,
+        &[format!(
+            "DELETE FROM audit.entries WHERE seq = {decided_at}"
+        )],
+    )
+    .await;
+    assert_eq!(broken.seq, decided_at, "{broken}");
+    assert!(broken.why.contains("missing"), "{broken}");
+    // Removing the last entry (the head still names it).
+    let broken = tampered(
+        &system.pool,
+        &[format!("DELETE FROM audit.entries WHERE seq = {last}")],
+    )
+    .await;
+    assert_eq!(broken.seq, last, "{broken}");
+    // Swapping two entries' sequence numbers: the creation and the decision.
+    let broken = tampered(
+        &system.pool,
+        &[
+            format!("UPDATE audit.entries SET seq = 1000000000 WHERE seq = {created_at}"),
+            format!("UPDATE audit.entries SET seq = {created_at} WHERE seq = {decided_at}"),
+            format!("UPDATE audit.entries SET seq = {decided_at} WHERE seq = 1000000000"),
+        ],
+    )
+    .await;
+    assert_eq!(broken.seq, created_at, "{broken}");
+    // Saying someone else saw it.
+    let broken = tampered(
+        &system.pool,
+        &[format!(
+            "UPDATE audit.entries SET actor = 'City of London Police' WHERE seq = {coordinator_at}"
+        )],
+    )
+    .await;
+    assert_eq!(broken.seq, coordinator_at, "{broken}");
+
+    // Each tampering was rolled back: the log verifies again.
+    assert_eq!(verify(&mut conn).await, Ok(stored));
+    drop(conn);
+
+    // The command itself: exit 0 and "ok"; after a committed change, non-zero naming the entry.
+    let ok = refroute_verify(&system.settings).await;
+    assert!(ok.status.success(), "{ok:?}");
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        out.contains(&format!("{stored} audit entries checked: ok")),
+        "{out}"
+    );
+    let mut tx = system.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit.entries SET lawful_basis = NULL WHERE seq = $1")
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let broken = refroute_verify(&system.settings).await;
+    assert!(!broken.status.success(), "{broken:?}");
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        out.contains(&format!("audit log broken: entry {created_at} is broken")),
+        "{out}"
+    );
+
+    system.shutdown().await;
+}
+
+/// `refroute audit verify` (the binary `cargo build --bins` makes) against the system's database.
+async fn refroute_verify(settings: &Settings) -> std::process::Output {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().unwrap().parent().unwrap().join("refroute");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --bins` first (deploy/test.sh does)",
+        binary.display()
+    );
+    tokio::process::Command::new(binary)
+        .args(["audit", "verify"])
+        .env("REFROUTE__DATABASE__URL", settings.database.url.expose())
+        .env_remove("REFROUTE_CONFIG")
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_the_log_cannot_record_is_refused() {
+    let system = spawn_system().await;
+    let created = system.submit(Sample::new("Fern Failclosed").yes(16)).await;
+    system
+        .assert_count(
+            &format!(
+                "SELECT count(*) FROM notification.queue_cases WHERE referral_id = '{}'",
+                created.id
+            ),
+            1,
+            DECISION_DEADLINE,
+        )
+        .await;
+    for role in ["refroute_intake", "refroute_notification"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "REVOKE INSERT ON audit.entries FROM {role}"
+        )))
+        .execute(&system.pool)
+        .await
+        .unwrap();
+    }
+    let referral = system
+        .intake
+        .clone()
+        .get_referral(GetReferralRequest {
+            id: created.id.clone(),
+        })
+        .await;
+    assert!(referral.is_err(), "disclosed unrecorded: {referral:?}");
+    let case = system
+        .coordinator
+        .clone()
+        .get_case(GetCaseRequest {
+            referral_id: created.id.clone(),
+        })
+        .await;
+    assert!(case.is_err(), "disclosed unrecorded: {case:?}");
+    for role in ["refroute_intake", "refroute_notification"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "GRANT INSERT ON audit.entries TO {role}"
+        )))
+        .execute(&system.pool)
+        .await
+        .unwrap();
+    }
+    // With the log writable again, the same reads are answered (and recorded).
+    system
+        .intake
+        .clone()
+        .get_referral(GetReferralRequest {
+            id: created.id.clone(),
+        })
+        .await
+        .expect("GetReferral");
+    let mut conn = system.pool.acquire().await.unwrap();
+    let seen = cli::show(&mut conn, &created.id).await.unwrap();
+    let disclosed = seen
+        .iter()
+        .filter(|e| e.action == audit::action::REFERRAL_DISCLOSED)
+        .count();
+    assert_eq!(disclosed, 1, "{}", cli::table(&seen));
+    assert!(verify(&mut conn).await.is_ok());
+    drop(conn);
+    system.shutdown().await;
+}
+
+/// A migrated database of its own, with no services: appending needs nothing else.
+async fn fresh_database() -> (Settings, String) {
+    let settings = Settings::defaults().unwrap();
+    let name = format!("refroute_test_{}", uuid::Uuid::new_v4().simple());
+    let mut settings = settings;
+    settings.database = migrate::with_database(&settings.database, &name);
+    settings.database.max_connections = 4;
+    migrate::run(&settings.database).await.unwrap();
+    (settings, name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_in_every_service_keep_one_chain() {
+    let (settings, name) = fresh_database().await;
+    const EACH: i64 = 50;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(SERVICES.len()));
+    let writers = SERVICES.map(|service| {
+        let settings = settings.database.clone();
+        let start = start.clone();
+        tokio::spawn(async move {
+            // As the service's own role: its grants are all appending needs.
+            let pool = db::connect_as_service(&settings, service).await.unwrap();
+            start.wait().await;
+            for n in 0..EACH {
+                let mut conn = pool.acquire().await.unwrap();
+                let entry = Entry::new(service, service, "test.appended", "test", &n.to_string())
+                    .fields(vec![format!("field_{n}")]);
+                audit::append(&mut conn, &entry).await.unwrap();
+            }
+            // And nothing more: no reading, changing or removing entries, its own included.
+            for sql in [
+                "SELECT count(*) FROM audit.entries",
+                "UPDATE audit.entries SET actor = 'x'",
+                "DELETE FROM audit.entries",
+            ] {
+                let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .expect_err(sql)
+                    .to_string();
+                assert!(err.contains("permission denied"), "{service}: {sql}: {err}");
+            }
+            pool.close().await;
+        })
+    });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let pool = db::connect(&settings.database).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let total = EACH * SERVICES.len() as i64;
+    assert_eq!(verify(&mut conn).await, Ok(total));
+    // One entry per number, 1 to 200, and each writer's 50 in its own order.
+    let per_service: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT service, count(*), min(seq), max(seq) FROM audit.entries GROUP BY service ORDER BY service",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(per_service.len(), SERVICES.len());
+    assert!(
+        per_service.iter().all(|(_, n, _, _)| *n == EACH),
+        "{per_service:?}"
+    );
+    let interleaved = per_service
+        .iter()
+        .any(|(_, _, first, last)| last - first + 1 > EACH);
+    assert!(interleaved, "the writers never overlapped: {per_service:?}");
+    drop(conn);
+    pool.close().await;
+
+    let admin = db::connect(&migrate::with_database(&settings.database, "postgres"))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}
