@@ -102,50 +102,8 @@ pub fn to_wire(d: &Decision, decided_at: DateTime<Utc>) -> v1::Decision {
     }
 }
 
-/// Whether a decision on the wire leaves the referral waiting for its residence: in review, or
-/// routed to a Community MARAC with the invitation of the home area's services held back until
-/// the residence is known (`Decision::invitation_awaits_residence`). Such a referral takes a
-/// supplied residence and is decided again.
+/// Whether a decision on the wire leaves the referral waiting for its residence (in review, or
+/// a Community MARAC invitation held back): such a referral takes a supplied residence.
 pub fn awaits_residence(d: &v1::Decision) -> bool {
-    let unresolved = d
-        .criteria_met
-        .contains(&(v1::Criterion::ResidenceUnresolved as i32));
-    match d.outcome() {
-        v1::Outcome::NeedsReview => true,
-        v1::Outcome::Routed => d.pathway() == v1::Pathway::CommunityMarac && unresolved,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_awaits_a_residence() {
-        let d = |outcome: v1::Outcome, pathway: v1::Pathway, unresolved: bool| v1::Decision {
-            outcome: outcome as i32,
-            pathway: pathway as i32,
-            criteria_met: if unresolved {
-                vec![
-                    v1::Criterion::AsbWithVulnerability as i32,
-                    v1::Criterion::ResidenceUnresolved as i32,
-                ]
-            } else {
-                vec![v1::Criterion::AsbWithVulnerability as i32]
-            },
-            ..Default::default()
-        };
-        use v1::{Outcome::*, Pathway::*};
-        assert!(awaits_residence(&d(NeedsReview, DomesticAbuse, true)));
-        assert!(awaits_residence(&d(Routed, CommunityMarac, true)));
-        assert!(!awaits_residence(&d(Routed, CommunityMarac, false)));
-        assert!(!awaits_residence(&d(Routed, DomesticAbuse, true)));
-        assert!(!awaits_residence(&d(
-            TransferRequested,
-            CommunityMarac,
-            true
-        )));
-        assert!(!awaits_residence(&d(Declined, CommunityMarac, true)));
-    }
+    d.awaits_residence()
 }
