@@ -399,3 +399,184 @@ async fn concurrent_writers_in_every_service_keep_one_chain() {
     .await
     .unwrap();
 }
+
+/// The audit entries about `referral_id` with `action`, once `want` of them are committed
+/// (the services write them asynchronously: consumers, a watch stream).
+async fn entries_of(
+    system: &refroute_e2e::TestSystem,
+    referral_id: &str,
+    action: &str,
+    want: i64,
+) -> Vec<Stored> {
+    system
+        .assert_count(
+            &format!(
+                "SELECT count(*) FROM audit.entries WHERE record_id = '{referral_id}' AND action = '{action}'"
+            ),
+            want,
+            DECISION_DEADLINE,
+        )
+        .await;
+    let mut conn = system.pool.acquire().await.unwrap();
+    cli::show(&mut conn, referral_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_that_shows_or_changes_a_referral_is_audited() {
+    use futures_util::StreamExt;
+    use refroute_e2e::CITY;
+    use refroute_proto::v1::{
+        ExplainDecisionRequest, Panel, RecordHearingRequest, ReloadRuleSetRequest, Residence,
+        SupplyResidenceRequest, WatchQueueRequest, residence,
+    };
+    let system = spawn_system().await;
+    let mut watch = system
+        .coordinator
+        .clone()
+        .watch_queue(WatchQueueRequest {
+            area_code: CITY.into(),
+            panel: Panel::Marac as i32,
+        })
+        .await
+        .expect("WatchQueue")
+        .into_inner();
+    let routed = system.submit(Sample::new("Wanda Watched").yes(16)).await;
+    let sent = tokio::time::timeout(DECISION_DEADLINE, watch.next())
+        .await
+        .expect("a case on the stream")
+        .expect("stream open")
+        .expect("a case");
+    assert_eq!(sent.referral_id, routed.id);
+    let watched = entries_of(&system, &routed.id, "case.watched", 1).await;
+    assert!(
+        watched[0]
+            .fields
+            .iter()
+            .any(|f| f == "domestic_abuse.victim.full_name")
+    );
+    drop(watch);
+
+    // ListQueue: one entry per case listed.
+    let listed = system.queue(CITY).await;
+    assert_eq!(listed.len(), 1);
+    entries_of(&system, &routed.id, "case.disclosed", 1).await;
+    // RecordHearing: the hearing, and the case it answers with.
+    let today = chrono::Utc::now().date_naive().to_string();
+    system
+        .coordinator
+        .clone()
+        .record_hearing(RecordHearingRequest {
+            referral_id: routed.id.clone(),
+            meeting_date: today,
+        })
+        .await
+        .expect("RecordHearing");
+    let heard = entries_of(&system, &routed.id, "hearing.recorded", 1).await;
+    assert_eq!(heard[0].fields, ["heard_on"]);
+    entries_of(&system, &routed.id, "case.disclosed", 2).await;
+    // ExplainDecision.
+    system
+        .triage_admin
+        .clone()
+        .explain_decision(ExplainDecisionRequest {
+            referral_id: routed.id.clone(),
+        })
+        .await
+        .expect("ExplainDecision");
+    let explained = entries_of(&system, &routed.id, "decision.explained", 1).await;
+    assert!(explained[0].fields.iter().any(|f| f == "decision.reason"));
+
+    // A transfer: recorded by transfer with what the receiving area is to be passed.
+    let moved = system
+        .submit(
+            Sample::new("Tess Transferred")
+                .yes(16)
+                .lives_in("E09000012"),
+        )
+        .await;
+    let transfer = entries_of(&system, &moved.id, "transfer.requested", 1).await;
+    assert_eq!(
+        summary(&transfer[0]),
+        ("transfer", "transfer", "transfer.requested")
+    );
+    assert!(
+        transfer[0]
+            .fields
+            .iter()
+            .any(|f| f == "referral.domestic_abuse.victim.full_name")
+    );
+    assert!(
+        !transfer[0]
+            .fields
+            .iter()
+            .any(|f| f == "referral.referrer_reference")
+    );
+    assert_eq!(transfer[0].lawful_basis.as_deref(), Some(LAWFUL_BASIS));
+
+    // SupplyResidence: the residence supplied, the referral answered with, a second decision.
+    let waiting = system
+        .submit(
+            Sample::new("Rhys Reviewed")
+                .yes(16)
+                .lives_at_postcode("EC2M"),
+        )
+        .await;
+    entries_of(&system, &waiting.id, "decision.made", 1).await;
+    system
+        .assert_count(
+            &format!(
+                "SELECT count(*) FROM intake.referrals WHERE id = '{}' AND status = '{}'",
+                waiting.id,
+                ReferralStatus::NeedsReview.as_str_name()
+            ),
+            1,
+            DECISION_DEADLINE,
+        )
+        .await;
+    system
+        .intake
+        .clone()
+        .supply_residence(SupplyResidenceRequest {
+            referral_id: waiting.id.clone(),
+            residence: Some(Residence {
+                kind: Some(residence::Kind::Postcode("EC2M 7PY".into())),
+            }),
+        })
+        .await
+        .expect("SupplyResidence");
+    let supplied = entries_of(&system, &waiting.id, "residence.supplied", 1).await;
+    assert_eq!(supplied[0].fields, ["domestic_abuse.victim.residence"]);
+    entries_of(&system, &waiting.id, "referral.disclosed", 1).await;
+    entries_of(&system, &waiting.id, "decision.made", 2).await;
+
+    // ReloadRuleSet: who put which rule set in force.
+    system
+        .triage_admin
+        .clone()
+        .reload_rule_set(ReloadRuleSetRequest {})
+        .await
+        .expect("ReloadRuleSet");
+    let reloads: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, record_id FROM audit.entries WHERE action = 'rules.reloaded' AND record_kind = 'rule_set'",
+    )
+    .fetch_all(&system.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reloads,
+        [(
+            audit::UNAUTHENTICATED.to_string(),
+            "london-and-home-counties v1".to_string()
+        )]
+    );
+
+    let mut conn = system.pool.acquire().await.unwrap();
+    assert!(verify(&mut conn).await.is_ok());
+    drop(conn);
+    system.shutdown().await;
+}

@@ -32,6 +32,8 @@ pub mod action {
     pub const RESIDENCE_SUPPLIED: &str = "residence.supplied";
     /// Triage decided a referral.
     pub const DECISION_MADE: &str = "decision.made";
+    /// Triage explained a decision to a caller (ExplainDecision): the decision and the rules.
+    pub const DECISION_EXPLAINED: &str = "decision.explained";
     /// Triage put a rule set in force (at start, on SIGHUP or on ReloadRuleSet).
     pub const RULES_LOADED: &str = "rules.loaded";
     pub const RULES_RELOADED: &str = "rules.reloaded";

@@ -3,6 +3,7 @@
 use crate::rulebook::{Loaded, ReloadError, RuleBook, log_reload};
 use prost::Message;
 use refroute_domain::{AreaCode, RuleSet};
+use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::grpc::{Violation, invalid_argument, status_with_reason};
 use refroute_platform::wire::timestamp;
 use refroute_proto::v1::triage_admin_service_server::TriageAdminService;
@@ -106,7 +107,11 @@ impl AdminApi {
         Self { pool, book }
     }
 
-    async fn explain(&self, request: ExplainDecisionRequest) -> Result<Explanation, AdminError> {
+    async fn explain(
+        &self,
+        actor: &str,
+        request: ExplainDecisionRequest,
+    ) -> Result<Explanation, AdminError> {
         let id = referral_id(&request.referral_id)?;
         let row: Option<(Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
             "SELECT decision, rule_set_sha256 FROM triage.decisions WHERE referral_id = $1",
@@ -131,12 +136,23 @@ impl AdminApi {
             .zip(AreaCode::parse(&decision.rules_area_code).ok())
             .map(|(set, area)| set.rules_for(&area).to_toml())
             .unwrap_or_default();
-        Ok(Explanation {
+        let explanation = Explanation {
             referral_id: id.to_string(),
             decision: Some(decision),
             rule_set_sha256: sha,
             rules_in_force,
-        })
+        };
+        // Recorded before it is answered; no record, no answer.
+        let entry = Entry::new(
+            crate::SCHEMA,
+            actor,
+            action::DECISION_EXPLAINED,
+            audit::REFERRAL,
+            &explanation.referral_id,
+        )
+        .fields(audit::fields_of(&explanation));
+        audit::disclose(&self.pool, &[entry]).await?;
+        Ok(explanation)
     }
 
     async fn reload(&self, actor: &str) -> Result<RuleSetInfo, AdminError> {
@@ -163,7 +179,10 @@ impl TriageAdminService for AdminApi {
         &self,
         request: Request<ExplainDecisionRequest>,
     ) -> Result<Response<Explanation>, Status> {
-        Ok(Response::new(self.explain(request.into_inner()).await?))
+        let actor = audit::actor_of(&request);
+        Ok(Response::new(
+            self.explain(&actor, request.into_inner()).await?,
+        ))
     }
 
     async fn get_rule_set(
@@ -177,7 +196,7 @@ impl TriageAdminService for AdminApi {
         &self,
         request: Request<ReloadRuleSetRequest>,
     ) -> Result<Response<RuleSetInfo>, Status> {
-        let actor = refroute_platform::audit::actor_of(&request);
+        let actor = audit::actor_of(&request);
         Ok(Response::new(self.reload(&actor).await?))
     }
 }
