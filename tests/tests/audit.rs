@@ -143,11 +143,13 @@ async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("append-only"), "{refused}");
-    let refused = sqlx::query("DELETE FROM audit.entries")
-        .execute(&system.pool)
-        .await
-        .unwrap_err();
-    assert!(refused.to_string().contains("append-only"), "{refused}");
+    for sql in ["DELETE FROM audit.entries", "TRUNCATE audit.entries"] {
+        let refused = sqlx::query(sql).execute(&system.pool).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{sql}: {refused}"
+        );
+    }
 
     let (created_at, decided_at, coordinator_at, last) =
         (life[0].seq, life[1].seq, life[2].seq, life[3].seq);
@@ -363,11 +365,23 @@ async fn concurrent_writers_in_every_service_keep_one_chain() {
             pool.close().await;
         })
     });
+    // Verifying while they append: every look finds a whole chain.
+    let pool = db::connect(&settings.database).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let mut looks = Vec::new();
+    while !writers.iter().all(|w| w.is_finished()) {
+        looks.push(verify(&mut conn).await);
+    }
     for writer in writers {
         writer.await.unwrap();
     }
-    let pool = db::connect(&settings.database).await.unwrap();
-    let mut conn = pool.acquire().await.unwrap();
+    assert!(looks.iter().all(Result::is_ok), "{looks:?}");
+    assert!(
+        looks
+            .iter()
+            .any(|l| matches!(l, Ok(n) if *n > 0 && *n < 200)),
+        "no look fell while they appended: {looks:?}"
+    );
     let total = EACH * SERVICES.len() as i64;
     assert_eq!(verify(&mut conn).await, Ok(total));
     // One entry per number, 1 to 200, and each writer's 50 in its own order.

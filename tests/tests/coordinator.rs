@@ -119,8 +119,8 @@ async fn the_queue_pages_in_arrival_order() {
 /// a date of birth and the free text the referrals below carry.
 const PERSONAL: [&str; 6] = ["Paige", "paige", "PAIGE", "1987-06-05", "Quokka", "quokka"];
 
-/// The schemas the services write.
-const SCHEMAS: [&str; 4] = ["intake", "triage", "transfer", "notification"];
+/// The schemas the services write, the audit log included.
+const SCHEMAS: [&str; 5] = ["intake", "triage", "transfer", "notification", "audit"];
 
 /// Every column of every table in the services' schemas that holds one of `markers`, as
 /// `schema.table.column`, and how many columns were searched. A bytea column is searched for the

@@ -246,6 +246,15 @@ async fn an_undecodable_message_is_dead_lettered_without_blocking_the_referrals_
     .await
     .unwrap();
     assert_eq!(replayed, 2);
+    // Each replay is in the audit log, under the CLI's name.
+    let (audited,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM audit.entries WHERE action = 'dead_letters.replayed' AND service = 'cli' AND actor = $1",
+    )
+    .bind(refroute_cli::dead_letters::ACTOR)
+    .fetch_one(&system.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 2);
     let start = Instant::now();
     while depth().await < 2 && start.elapsed() < Duration::from_secs(15) {
         tokio::time::sleep(Duration::from_millis(100)).await;
