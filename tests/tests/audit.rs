@@ -334,6 +334,23 @@ async fn fresh_database() -> (Settings, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_in_every_service_keep_one_chain() {
     let (settings, name) = fresh_database().await;
+    // An entry appended in a transaction that rolls back leaves nothing: it commits with what it
+    // records or not at all.
+    {
+        let pool = db::connect_as_service(&settings.database, "triage")
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        let entry = Entry::new("triage", "triage", "test.rolled_back", "test", "0");
+        assert_eq!(audit::append(&mut tx, &entry).await.unwrap(), 1);
+        tx.rollback().await.unwrap();
+        let (head,): (i64,) = sqlx::query_as("SELECT seq FROM audit.head")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(head, 0);
+        pool.close().await;
+    }
     const EACH: i64 = 50;
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(SERVICES.len()));
     let writers = SERVICES.map(|service| {
