@@ -13,9 +13,15 @@ use refroute_proto::v1::{GetCaseRequest, GetReferralRequest, ReferralStatus};
 use sqlx::{Connection, PgConnection};
 
 /// The chain as `refroute audit verify` finds it, on `conn` (inside a test's transaction, to see
-/// the tampering it is about to roll back).
-async fn verify(conn: &mut PgConnection) -> cli::Verdict {
-    cli::verify(conn).await.expect("reading the audit log")
+/// the tampering it is about to roll back): how many entries, or the first broken one.
+async fn verify(conn: &mut PgConnection) -> Result<i64, audit::Broken> {
+    checked(conn, Vec::new()).await.map(|c| c.entries)
+}
+
+async fn checked(conn: &mut PgConnection, anchors: Vec<audit::Anchor>) -> cli::Verdict {
+    cli::verify(conn, anchors)
+        .await
+        .expect("reading the audit log")
 }
 
 /// Runs `tamper` in a transaction (with triggers off, as a superuser could), verifies inside
@@ -201,16 +207,66 @@ async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
     .await;
     assert_eq!(broken.seq, coordinator_at, "{broken}");
 
-    // Each tampering was rolled back: the log verifies again.
+    // Rewriting the chain from an entry on, every hash and the head recomputed, passes a plain
+    // verify; the head recorded earlier (an anchor) shows it.
+    let head = checked(&mut conn, Vec::new()).await.unwrap().head;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let rows: Vec<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM audit.entries WHERE seq >= $1 ORDER BY seq",
+        audit::COLUMNS
+    )))
+    .bind(coordinator_at)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let mut prev = rows[0].prev_hash.clone();
+    for mut row in rows {
+        if row.seq == coordinator_at {
+            row.actor = "City of London Police".into();
+        }
+        let hash = audit::hash(row.seq, &prev, &row.entry()).to_vec();
+        sqlx::query(
+            "UPDATE audit.entries SET actor = $2, prev_hash = $3, hash = $4 WHERE seq = $1",
+        )
+        .bind(row.seq)
+        .bind(&row.actor)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        prev = hash;
+    }
+    sqlx::query("UPDATE audit.head SET hash = $1")
+        .bind(&prev)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&mut tx).await,
+        Ok(stored),
+        "a rewrite passes without an anchor"
+    );
+    let broken = checked(&mut tx, vec![head.clone()]).await.unwrap_err();
+    assert_eq!(broken.seq, head.seq, "{broken}");
+    assert!(broken.why.contains("rewritten"), "{broken}");
+    tx.rollback().await.unwrap();
+
+    // Each tampering was rolled back: the log verifies again, through the anchor too.
     assert_eq!(verify(&mut conn).await, Ok(stored));
+    assert!(checked(&mut conn, vec![head.clone()]).await.is_ok());
     drop(conn);
 
     // The command itself: exit 0 and "ok"; after a committed change, non-zero naming the entry.
-    let ok = refroute_verify(&system.settings).await;
+    let ok = refroute_verify(&system.settings, &["--anchor", &head.to_string()]).await;
     assert!(ok.status.success(), "{ok:?}");
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(
-        out.contains(&format!("{stored} audit entries checked: ok")),
+        out.contains(&format!("{stored} audit entries checked: ok; head {head}")),
         "{out}"
     );
     let mut tx = system.pool.begin().await.unwrap();
@@ -224,7 +280,7 @@ async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let broken = refroute_verify(&system.settings).await;
+    let broken = refroute_verify(&system.settings, &[]).await;
     assert!(!broken.status.success(), "{broken:?}");
     let out = String::from_utf8_lossy(&broken.stdout);
     assert!(
@@ -236,7 +292,7 @@ async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
 }
 
 /// `refroute audit verify` (the binary `cargo build --bins` makes) against the system's database.
-async fn refroute_verify(settings: &Settings) -> std::process::Output {
+async fn refroute_verify(settings: &Settings, args: &[&str]) -> std::process::Output {
     let exe = std::env::current_exe().unwrap();
     let binary = exe.parent().unwrap().parent().unwrap().join("refroute");
     assert!(
@@ -246,6 +302,7 @@ async fn refroute_verify(settings: &Settings) -> std::process::Output {
     );
     tokio::process::Command::new(binary)
         .args(["audit", "verify"])
+        .args(args)
         .env("REFROUTE__DATABASE__URL", settings.database.url.expose())
         .env_remove("REFROUTE_CONFIG")
         .output()

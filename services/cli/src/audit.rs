@@ -3,22 +3,31 @@
 //! verification) is `refroute_platform::audit`'s; this reads it from the database.
 
 use futures_util::TryStreamExt;
-use refroute_platform::audit::{self, Broken, Stored, Verifier};
+use refroute_platform::audit::{self, Anchor, Broken, Stored, Verifier};
 use sqlx::PgConnection;
 use std::fmt::Write as _;
 
-/// What a verification found: how many entries are chained correctly, or the first that is not.
-pub type Verdict = Result<i64, Broken>;
+/// What a verification found: the entries chained correctly, or the first that is not.
+pub type Verdict = Result<Checked, Broken>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub entries: i64,
+    /// The head's number and hash: kept outside the database and passed back as an anchor,
+    /// it shows a later rewrite of the whole chain from before it.
+    pub head: Anchor,
+}
 
 /// Recomputes the whole chain, in order of sequence number, without holding it in memory. The
 /// head is read first and only entries up to it are checked: entries are append-only and the
 /// head moves in the transaction that appends, so what is read is the log as it stood when the
-/// head was read, even while services keep appending.
-pub async fn verify(conn: &mut PgConnection) -> Result<Verdict, sqlx::Error> {
+/// head was read, even while services keep appending. The chain must pass through each of
+/// `anchors` (hashes recorded earlier).
+pub async fn verify(conn: &mut PgConnection, anchors: Vec<Anchor>) -> Result<Verdict, sqlx::Error> {
     let (head_seq, head_hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit.head")
         .fetch_one(&mut *conn)
         .await?;
-    let mut verifier = Verifier::default();
+    let mut verifier = Verifier::anchored(anchors);
     let mut rows = sqlx::query_as::<_, Stored>(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM audit.entries WHERE seq <= $1 ORDER BY seq",
         audit::COLUMNS
@@ -30,13 +39,21 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Verdict, sqlx::Error> {
             return Ok(Err(broken));
         }
     }
-    Ok(verifier.finish(head_seq, &head_hash))
+    Ok(verifier
+        .finish(head_seq, &head_hash)
+        .map(|entries| Checked {
+            entries,
+            head: Anchor {
+                seq: head_seq,
+                hash: head_hash,
+            },
+        }))
 }
 
 /// The line `refroute audit verify` prints.
 pub fn verdict_line(verdict: &Verdict) -> String {
     match verdict {
-        Ok(n) => format!("{n} audit entries checked: ok"),
+        Ok(c) => format!("{} audit entries checked: ok; head {}", c.entries, c.head),
         Err(broken) => format!("audit log broken: {broken}"),
     }
 }
@@ -134,6 +151,13 @@ mod tests {
             })),
             "audit log broken: entry 3 is broken: altered"
         );
-        assert_eq!(verdict_line(&Ok(9)), "9 audit entries checked: ok");
+        let head = Anchor {
+            seq: 9,
+            hash: vec![0xab; 32],
+        };
+        assert_eq!(
+            verdict_line(&Ok(Checked { entries: 9, head })),
+            format!("9 audit entries checked: ok; head 9:{}", "ab".repeat(32))
+        );
     }
 }

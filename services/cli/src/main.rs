@@ -110,7 +110,12 @@ enum Command {
 #[derive(Subcommand)]
 enum AuditAction {
     /// Recompute the chain; name the first broken entry and exit non-zero if one is.
-    Verify,
+    Verify {
+        /// An entry's `<seq>:<sha256>` recorded earlier (a head this command printed): the
+        /// chain must still pass through it. Repeatable.
+        #[arg(long = "anchor", value_parser = parse_anchor)]
+        anchors: Vec<refroute_platform::audit::Anchor>,
+    },
     /// Who saw or changed a referral, what of it, when, and under which lawful basis.
     Show { referral_id: String },
 }
@@ -139,6 +144,11 @@ fn parse_panel(s: &str) -> Result<Panel, String> {
             "'{other}' is not a queue: marac, community-marac, channel or review"
         )),
     }
+}
+
+fn parse_anchor(s: &str) -> Result<refroute_platform::audit::Anchor, String> {
+    refroute_platform::audit::Anchor::parse(s)
+        .ok_or_else(|| format!("'{s}' is not <seq>:<64 hex digits of SHA-256>"))
 }
 
 fn rule_set_line(r: &RuleSetInfo) -> String {
@@ -397,8 +407,8 @@ async fn main() -> anyhow::Result<()> {
                 .context("connecting to the database")?;
             let mut conn = pool.acquire().await?;
             match action {
-                AuditAction::Verify => {
-                    let verdict = audit::verify(&mut conn).await?;
+                AuditAction::Verify { anchors } => {
+                    let verdict = audit::verify(&mut conn, anchors).await?;
                     println!("{}", audit::verdict_line(&verdict));
                     if verdict.is_err() {
                         std::process::exit(1);

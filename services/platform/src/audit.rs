@@ -341,23 +341,60 @@ pub struct Broken {
     pub why: String,
 }
 
+/// An entry's hash as recorded outside the database (`refroute audit verify` prints the head's):
+/// a chain rewritten from some entry on, hashes and head included, no longer passes through it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+}
+
+impl Anchor {
+    /// `<seq>:<sha256 in hex>`, as `refroute audit verify` prints it.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (seq, hex) = text.trim().split_once(':')?;
+        let seq = seq.parse().ok().filter(|s| *s > 0)?;
+        if hex.len() != 64 {
+            return None;
+        }
+        let hash = (0..32)
+            .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        Some(Self { seq, hash })
+    }
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:", self.seq)?;
+        self.hash.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
 /// Checks the chain one stored entry at a time, in the order of their sequence numbers, so a
 /// long log is verified without holding it in memory.
 pub struct Verifier {
     seq: i64,
     prev: Vec<u8>,
+    anchors: Vec<Anchor>,
 }
 
 impl Default for Verifier {
     fn default() -> Self {
-        Self {
-            seq: 0,
-            prev: GENESIS.to_vec(),
-        }
+        Self::anchored(Vec::new())
     }
 }
 
 impl Verifier {
+    /// A verifier that also checks the chain passes through each of `anchors`.
+    pub fn anchored(anchors: Vec<Anchor>) -> Self {
+        Self {
+            seq: 0,
+            prev: GENESIS.to_vec(),
+            anchors,
+        }
+    }
+
     /// Checks the next entry (rows ordered by `seq`).
     pub fn push(&mut self, row: &Stored) -> Result<(), Broken> {
         let expected = self.seq + 1;
@@ -383,14 +420,30 @@ impl Verifier {
                 why: "its content does not match its hash (altered)".into(),
             });
         }
+        if let Some(anchor) = self.anchors.iter().find(|a| a.seq == row.seq)
+            && anchor.hash != row.hash
+        {
+            return Err(Broken {
+                seq: row.seq,
+                why: format!(
+                    "its hash is not the one recorded ({anchor}): the chain was rewritten from here or before"
+                ),
+            });
+        }
         self.seq = row.seq;
         self.prev = row.hash.clone();
         Ok(())
     }
 
-    /// After the last entry: the head must name it, or entries after it were removed. Returns
-    /// how many entries were checked.
+    /// After the last entry: the head must name it, or entries after it were removed, and
+    /// every anchor must have been passed. Returns how many entries were checked.
     pub fn finish(self, head_seq: i64, head_hash: &[u8]) -> Result<i64, Broken> {
+        if let Some(anchor) = self.anchors.iter().find(|a| a.seq > self.seq.max(head_seq)) {
+            return Err(Broken {
+                seq: anchor.seq,
+                why: format!("missing (recorded as {anchor}; the log ends at {head_seq})"),
+            });
+        }
         if head_seq > self.seq {
             return Err(Broken {
                 seq: self.seq + 1,
@@ -551,6 +604,50 @@ mod tests {
 
         // A head that names an entry not stored.
         assert_eq!(verify(&rows, (5, &[9; 32])).unwrap_err().seq, 5);
+    }
+
+    #[test]
+    fn an_anchor_catches_a_chain_rewritten_whole() {
+        let rows = chain(5);
+        let anchor = Anchor {
+            seq: 3,
+            hash: rows[2].hash.clone(),
+        };
+        assert_eq!(Anchor::parse(&anchor.to_string()), Some(anchor.clone()));
+        for bad in [
+            "",
+            "3",
+            "0:00",
+            &format!("x:{}", "0".repeat(64)),
+            &format!("3:{}", "g".repeat(64)),
+        ] {
+            assert_eq!(Anchor::parse(bad), None, "{bad}");
+        }
+        // Entry 2 altered and every hash from it on recomputed, the head too: only the anchor
+        // shows it.
+        let mut rewritten = rows.clone();
+        rewritten[1].actor = "someone else".into();
+        for i in 1..5 {
+            rewritten[i].prev_hash = rewritten[i - 1].hash.clone();
+            rewritten[i].hash = hash(
+                rewritten[i].seq,
+                &rewritten[i].prev_hash,
+                &rewritten[i].entry(),
+            )
+            .to_vec();
+        }
+        let head = rewritten[4].hash.clone();
+        assert_eq!(verify(&rewritten, (5, &head)), Ok(5));
+        let check = |rows: &[Stored], head: (i64, &[u8])| {
+            let mut v = Verifier::anchored(vec![anchor.clone()]);
+            rows.iter().try_for_each(|r| v.push(r))?;
+            v.finish(head.0, head.1)
+        };
+        assert_eq!(check(&rows, (5, &rows[4].hash)), Ok(5));
+        assert_eq!(check(&rewritten, (5, &head)).unwrap_err().seq, 3);
+        // Cut back to before the anchor, head and all.
+        let cut = &rows[..2];
+        assert_eq!(check(cut, (2, &rows[1].hash)).unwrap_err().seq, 3);
     }
 
     #[test]
