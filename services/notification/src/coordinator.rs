@@ -253,7 +253,6 @@ impl CoordinatorApi {
         match hearing {
             Hearing::Recorded(case) => {
                 self.outbox.notify_committed();
-                self.disclose(actor, std::slice::from_ref(&case)).await?;
                 Ok(case)
             }
             Hearing::Unchanged(case) => {

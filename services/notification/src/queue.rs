@@ -211,7 +211,8 @@ impl QueueStore {
     /// Records that the panel heard the case on `date`: the column and the `case.heard` event
     /// (in `outbox`) change together in one transaction. The same date again, an earlier date
     /// than the one recorded, or a date before the case was routed change nothing. The caller
-    /// wakes the relay after a [`Hearing::Recorded`].
+    /// wakes the relay after a [`Hearing::Recorded`]; the audit log has the hearing and the
+    /// disclosure of the case returned, in the same transaction.
     pub async fn record_hearing(
         &self,
         outbox: &Outbox,
@@ -263,12 +264,14 @@ impl QueueStore {
         outbox
             .enqueue(&mut tx, &event, &case.referral_id, trace)
             .await?;
+        case.heard_on = date.to_string();
         let heard = Entry::of_case(crate::SCHEMA, actor, action::HEARING_RECORDED, &case)
             .fields(vec!["heard_on".into()]);
+        // The case the call answers with is disclosed with the change it shows.
+        let disclosed = Entry::of_case(crate::SCHEMA, actor, action::CASE_DISCLOSED, &case);
         // Last before the commit: the audit head stays locked until then.
-        audit::append(&mut tx, &heard).await?;
+        audit::append_all(&mut tx, &[heard, disclosed]).await?;
         tx.commit().await?;
-        case.heard_on = date.to_string();
         tracing::info!(area = %case.area_code, panel = panel.as_str_name(), meeting_date = %date, previously = ?previously, "hearing recorded");
         Ok(Hearing::Recorded(case))
     }
