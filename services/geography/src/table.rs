@@ -140,8 +140,9 @@ pub const MAX_AUTHORITIES: usize = 1 << INDEX_BITS;
 ///
 /// Laid out by outward code: Great Britain has about 3,000 outward codes and 2.6 million
 /// postcodes, so each postcode costs only its inward code (13 bits, in a `u16`) and its entry
-/// (a `u16`), 4 bytes, and a lookup is two binary searches: the outward code among a few
-/// thousand, then the inward code among its (at most 6,760) postcodes.
+/// (a `u16`), 4 bytes, and a lookup is two binary searches: the outward code among the few
+/// dozen that share its first two characters, then the inward code among its (at most 6,760)
+/// postcodes.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PostcodeTable {
     /// [`Postcode::outward_key`]s, sorted, unique.
