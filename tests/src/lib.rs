@@ -3,6 +3,8 @@
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use refroute_cli::client::ClientIdentity;
+use refroute_cli::dev_pki::{self, DevOrganisation, Pki};
 use refroute_cli::migrate;
 use refroute_platform::{Secret, Settings, db, telemetry};
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
@@ -37,6 +39,47 @@ pub const SHIPPED_RULES: &str = include_str!("../../config/rules.toml");
 pub const DECISION_DEADLINE: Duration = Duration::from_secs(60);
 
 pub const SERVICES: [&str; 4] = ["intake", "triage", "transfer", "notification"];
+
+/// The organisation the harness calls as unless a test says otherwise: it refers (as "City of
+/// London Police", the samples' referring organisation), operates, and coordinates every
+/// panel of every area in the shipped directory, so tests about routing need not juggle
+/// identities. Tests about who may do what call as the demo organisations instead.
+pub const HARNESS: &str = "e2e-harness";
+
+/// One development PKI for the whole test process: the demo organisations plus [`HARNESS`].
+pub fn pki() -> &'static Pki {
+    static PKI: std::sync::OnceLock<Pki> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let directory = refroute_domain::Directory::from_toml(refroute_geography::SHIPPED_AREAS)
+            .expect("the shipped directory parses");
+        let mut harness = DevOrganisation::new(HARNESS, "City of London Police", "partnership")
+            .role("referrer")
+            .role("operator");
+        for area in directory.areas() {
+            harness = harness.coordinates(
+                area.code.as_str(),
+                &["MARAC", "COMMUNITY_MARAC", "CHANNEL", "REVIEW"],
+            );
+        }
+        let mut organisations = dev_pki::demo_organisations();
+        organisations.push(harness);
+        let dir = std::env::temp_dir().join(format!(
+            "refroute-test-pki-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        dev_pki::generate(&dir, &organisations).expect("making the test PKI")
+    })
+}
+
+/// The identity of `organisation` in the test PKI.
+pub fn identity(organisation: &str) -> ClientIdentity {
+    ClientIdentity::of(pki(), organisation).expect("an organisation of the test PKI")
+}
+
+/// A channel to `addr` as `organisation`.
+pub async fn channel_as(organisation: &str, addr: SocketAddr) -> anyhow::Result<Channel> {
+    identity(organisation).connect(&addr.to_string()).await
+}
 
 struct Running {
     stop: CancellationToken,
@@ -188,9 +231,7 @@ impl Binary {
     }
 
     pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{}", self.addr))?
-            .connect()
-            .await?)
+        channel_as(HARNESS, self.addr).await
     }
 }
 
@@ -296,6 +337,11 @@ async fn try_spawn_with(
     ] {
         s.grpc_addr = "127.0.0.1:0".into();
     }
+    let pki = pki();
+    settings.tls.ca_file = pki.ca().display().to_string();
+    settings.tls.cert_file = pki.server_cert().display().to_string();
+    settings.tls.key_file = pki.server_key().display().to_string();
+    settings.access.organisations_file = pki.organisations().display().to_string();
     customise(&mut settings);
 
     let pool = db::connect(&settings.database).await?;
@@ -414,6 +460,13 @@ impl TestSystem {
                 &s.partnership.receiving_area_code,
             )
             .env("REFROUTE__TELEMETRY__FILTER", "warn")
+            .env("REFROUTE__TLS__CA_FILE", &s.tls.ca_file)
+            .env("REFROUTE__TLS__CERT_FILE", &s.tls.cert_file)
+            .env("REFROUTE__TLS__KEY_FILE", &s.tls.key_file)
+            .env(
+                "REFROUTE__ACCESS__ORGANISATIONS_FILE",
+                &s.access.organisations_file,
+            )
             .env(
                 format!("REFROUTE__{}__GRPC_ADDR", name.to_uppercase()),
                 addr.to_string(),
@@ -448,9 +501,7 @@ impl TestSystem {
         let start = Instant::now();
         loop {
             let serving = async {
-                let channel = Channel::from_shared(format!("http://{addr}"))?
-                    .connect()
-                    .await?;
+                let channel = channel_as(HARNESS, addr).await?;
                 let status = HealthClient::new(channel)
                     .check(HealthCheckRequest {
                         service: String::new(),
@@ -552,10 +603,14 @@ impl TestSystem {
         self.running[name].addr
     }
 
+    /// A channel to the named service as [`HARNESS`].
     pub async fn channel(&self, name: &str) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{}", self.addr(name)))?
-            .connect()
-            .await?)
+        channel_as(HARNESS, self.addr(name)).await
+    }
+
+    /// A channel to the named service as `organisation` of the test PKI.
+    pub async fn channel_as(&self, name: &str, organisation: &str) -> anyhow::Result<Channel> {
+        channel_as(organisation, self.addr(name)).await
     }
 
     pub async fn health(&self, name: &str) -> anyhow::Result<ServingStatus> {

@@ -2,6 +2,7 @@
 //! broker supervisor that owns the outbox relay and the service's consumers, and stop both on
 //! the same signal. A service only says what it serves and what it consumes.
 
+use crate::access::AccessLayer;
 use crate::grpc::GrpcServer;
 use crate::messaging::{Outbox, Supervisor, Worker};
 use crate::settings::{GrpcSettings, Settings};
@@ -9,6 +10,7 @@ use crate::{db, shutdown, telemetry};
 use anyhow::Context;
 use sqlx::PgPool;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +44,11 @@ pub async fn run(
     // Cancelled by the caller's signal, or here if the gRPC server fails, so that nothing the
     // service started outlives it.
     let stop = stop.child_token();
+    let tls = crate::tls::acceptor(&settings.tls).context("mutual TLS for the gRPC server")?;
+    let access = AccessLayer::new(
+        parts.name,
+        Arc::new(crate::access::organisations(&settings.access)?),
+    );
     let connection_name = format!("refroute-{}", parts.name);
     let metrics_listener = bind(&parts.metrics_addr).await?;
     let metrics = tokio::spawn(crate::metrics::serve(
@@ -82,7 +89,7 @@ pub async fn run(
         tokio::time::sleep(DRAIN_LIMIT).await;
     };
     let served = tokio::select! {
-        served = parts.server.serve(listener, stop.clone()) => served,
+        served = parts.server.serve(listener, tls, access, stop.clone()) => served,
         _ = deadline => {
             tracing::warn!(service = parts.name, "calls still open after {DRAIN_LIMIT:?}; stopping anyway");
             Ok(())

@@ -44,6 +44,35 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub rules: RulesSettings,
     pub directory: DirectorySettings,
+    pub tls: TlsSettings,
+    pub access: AccessSettings,
+    pub client: ClientSettings,
+}
+
+/// PEM files for mutual TLS. The CA is the deployment's own: nothing is trusted by default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The CA whose certificates clients (and, for the CLI, servers) must present.
+    pub ca_file: String,
+    /// This server's certificate chain and key.
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+/// Who may call: the organisations file (see `access::organisations`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSettings {
+    pub organisations_file: String,
+}
+
+/// The certificate the `refroute` CLI presents when it calls the services.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 /// Where the rule set is read from, at start, on SIGHUP and on `ReloadRuleSet`.
