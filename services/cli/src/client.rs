@@ -11,7 +11,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 #[derive(Clone)]
 pub struct ClientIdentity {
     ca: Certificate,
-    identity: Identity,
+    /// None only for [`ClientIdentity::without_certificate`].
+    identity: Option<Identity>,
 }
 
 fn read(what: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -22,10 +23,19 @@ impl ClientIdentity {
     pub fn from_files(ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<Self> {
         Ok(Self {
             ca: Certificate::from_pem(read("the CA certificate", ca)?),
-            identity: Identity::from_pem(
+            identity: Some(Identity::from_pem(
                 read("the client certificate", cert)?,
                 read("the client key", key)?,
-            ),
+            )),
+        })
+    }
+
+    /// A client that checks the server but presents no certificate (the servers refuse it:
+    /// this exists to show that they do).
+    pub fn without_certificate(ca: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            ca: Certificate::from_pem(read("the CA certificate", ca)?),
+            identity: None,
         })
     }
 
@@ -36,9 +46,10 @@ impl ClientIdentity {
 
     /// An endpoint at `addr` (`host:port`) that will connect as this identity.
     pub fn endpoint(&self, addr: &str) -> anyhow::Result<Endpoint> {
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(self.ca.clone())
-            .identity(self.identity.clone());
+        let mut tls = ClientTlsConfig::new().ca_certificate(self.ca.clone());
+        if let Some(identity) = &self.identity {
+            tls = tls.identity(identity.clone());
+        }
         Ok(Channel::from_shared(format!("https://{addr}"))?
             .connect_timeout(Duration::from_secs(5))
             .tls_config(tls)?)

@@ -55,6 +55,9 @@ impl DevOrganisation {
     }
 }
 
+/// The name of a client certificate the CA issued that no organisation lists.
+pub const UNLISTED: &str = "unlisted";
+
 pub const CITY: &str = "E09000001";
 pub const HACKNEY: &str = "E09000012";
 
@@ -208,6 +211,10 @@ pub fn generate(dir: &Path, organisations: &[DevOrganisation]) -> anyhow::Result
         file.push_str(&organisation_entry(org, &issued.fingerprint));
     }
     write(&pki.organisations(), &file)?;
+    // Genuine (the CA signed it) but nobody's: every server refuses it as unknown.
+    let unlisted = ca.issue_client("unlisted")?;
+    write(&pki.cert(UNLISTED), &unlisted.cert_pem)?;
+    write_secret(&pki.key(UNLISTED), &unlisted.key_pem)?;
     write(&dir.join("README.md"), &readme(organisations))?;
     Ok(pki)
 }
@@ -221,6 +228,7 @@ pub fn ensure(dir: &Path, organisations: &[DevOrganisation]) -> anyhow::Result<P
         pki.server_cert(),
         pki.server_key(),
         pki.organisations(),
+        pki.cert(UNLISTED),
     ];
     for org in organisations {
         needed.push(pki.cert(&org.id));
@@ -266,7 +274,8 @@ fn readme(organisations: &[DevOrganisation]) -> String {
          | File | What it is |\n|---|---|\n\
          | `ca.pem` | The development CA: servers trust client certificates it signed, clients trust servers it signed (`tls.ca_file`). |\n\
          | `server.pem`, `server.key` | Every service's server certificate, for `localhost` and `127.0.0.1` (`tls.cert_file`, `tls.key_file`). |\n\
-         | `organisations.toml` | Which certificate is which organisation, and its roles (`access.organisations_file`). |\n",
+         | `organisations.toml` | Which certificate is which organisation, and its roles (`access.organisations_file`). |\n\
+         | `unlisted.pem`, `unlisted.key` | Signed by the CA but listed for no organisation: every server refuses it (UNAUTHENTICATED, CERTIFICATE_NOT_KNOWN). |\n",
     );
     for org in organisations {
         let _ = writeln!(
