@@ -213,6 +213,11 @@ impl CoordinatorApi {
     async fn get(&self, caller: &Caller, raw_id: &str) -> Result<Case, Status> {
         let id =
             referral_id("referral_id", raw_id).map_err(|v| CoordinatorError::Invalid(vec![v]))?;
+        self.case_for(caller, id).await
+    }
+
+    /// The case `id`, if it is in a queue `caller` coordinates.
+    async fn case_for(&self, caller: &Caller, id: Uuid) -> Result<Case, Status> {
         let case = self
             .store
             .get(id)
@@ -225,9 +230,15 @@ impl CoordinatorApi {
         Ok(case)
     }
 
-    async fn hear(&self, request: RecordHearingRequest) -> Result<Case, CoordinatorError> {
+    async fn hear(&self, caller: &Caller, request: RecordHearingRequest) -> Result<Case, Status> {
         let (id, date) = validate_hearing(&request, Utc::now().date_naive())
             .map_err(CoordinatorError::Invalid)?;
+        // Only a coordinator of the case's queue records anything on it.
+        self.case_for(caller, id).await?;
+        Ok(self.record(id, date).await?)
+    }
+
+    async fn record(&self, id: Uuid, date: NaiveDate) -> Result<Case, CoordinatorError> {
         let trace = TraceContext::start();
         let span =
             tracing::info_span!("record_hearing", referral_id = %id, trace_id = %trace.trace_id);
@@ -335,10 +346,9 @@ impl CoordinatorService for CoordinatorApi {
         request: Request<RecordHearingRequest>,
     ) -> Result<Response<Case>, Status> {
         let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        // The case must be one the caller coordinates before anything is recorded on it.
-        self.get(&caller, &request.referral_id).await?;
-        Ok(Response::new(self.hear(request).await?))
+        Ok(Response::new(
+            self.hear(&caller, request.into_inner()).await?,
+        ))
     }
 
     type WatchQueueStream = CaseStream;
