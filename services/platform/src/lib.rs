@@ -5,6 +5,7 @@
 pub mod crypto;
 pub mod db;
 pub mod grpc;
+pub mod keys;
 pub mod messaging;
 pub mod metrics;
 pub mod reference;
