@@ -4,6 +4,7 @@ pub mod bench;
 pub mod dead_letters;
 pub mod demo;
 pub mod explain;
+pub mod keys;
 pub mod migrate;
 pub mod postcodes;
 pub mod render;
