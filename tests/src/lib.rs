@@ -442,6 +442,10 @@ impl TestSystem {
         if !s.rules.file.is_empty() {
             command.env("REFROUTE__RULES__FILE", &s.rules.file);
         }
+        // The system's keyring; an id the defaults define and the system dropped is retired.
+        for id in Settings::defaults()?.security.data_keys.keys() {
+            command.env(format!("REFROUTE__SECURITY__DATA_KEYS__{id}"), "");
+        }
         for (id, key) in &s.security.data_keys {
             command.env(format!("REFROUTE__SECURITY__DATA_KEYS__{id}"), key.expose());
         }

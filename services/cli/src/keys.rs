@@ -52,7 +52,8 @@ pub const SEALED: &[SealedColumn] = &[
     sealed("intake", "referrals", "sealed_referral", "id"),
     // services/notification/src/queue.rs: the case, sealed to its referral id.
     sealed("notification", "queue_cases", "sealed_case", "referral_id"),
-    // services/notification/src/notice.rs: what a delivery will send, sealed to the notice id.
+    // services/notification/src/notice.rs and invitation.rs: what a delivery will send (or the
+    // decision an invitation waits on), sealed to the delivery id.
     sealed("notification", "deliveries", "sealed_payload", "id"),
     // services/transfer/src/lib.rs: the minimised case, sealed to the transfer id.
     sealed("transfer", "transfers", "sealed_case", "id"),
