@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 exit_after_demo=0
 [ "${1:-}" = "--exit-after-demo" ] && exit_after_demo=1
 
+# A development deployment: it runs with the public development keys of config/default.toml,
+# which any other deployment refuses (README, "Configuration").
+export REFROUTE__DEPLOYMENT__DEVELOPMENT=true
+
 bash deploy/ensure-services.sh
 cargo build --quiet --bins
 bin=${CARGO_TARGET_DIR:-target}/debug

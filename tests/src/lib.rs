@@ -305,6 +305,8 @@ async fn try_spawn_with(
     broker_open: bool,
 ) -> anyhow::Result<TestSystem> {
     let mut settings = Settings::defaults()?;
+    // The tests run with the public development keys.
+    settings.deployment.development = true;
     settings.telemetry.format = "pretty".into();
     settings.telemetry.filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
     telemetry::init(&settings.telemetry);
@@ -468,6 +470,18 @@ impl TestSystem {
                 &s.access.organisations_file,
             )
             .env(
+                "REFROUTE__DEPLOYMENT__DEVELOPMENT",
+                s.deployment.development.to_string(),
+            )
+            .env(
+                "REFROUTE__SECURITY__DATA_KEY_ID",
+                s.security.data_key_id.to_string(),
+            )
+            .env(
+                "REFROUTE__SECURITY__IDENTITY_KEY",
+                s.security.identity_key.expose(),
+            )
+            .env(
                 format!("REFROUTE__{}__GRPC_ADDR", name.to_uppercase()),
                 addr.to_string(),
             )
@@ -480,6 +494,13 @@ impl TestSystem {
             .kill_on_drop(true);
         if !s.rules.file.is_empty() {
             command.env("REFROUTE__RULES__FILE", &s.rules.file);
+        }
+        // The system's keyring; an id the defaults define and the system dropped is retired.
+        for id in Settings::defaults()?.security.data_keys.keys() {
+            command.env(format!("REFROUTE__SECURITY__DATA_KEYS__{id}"), "");
+        }
+        for (id, key) in &s.security.data_keys {
+            command.env(format!("REFROUTE__SECURITY__DATA_KEYS__{id}"), key.expose());
         }
         for (key, value) in env {
             command.env(key, value);

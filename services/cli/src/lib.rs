@@ -6,6 +6,7 @@ pub mod dead_letters;
 pub mod demo;
 pub mod dev_pki;
 pub mod explain;
+pub mod keys;
 pub mod migrate;
 pub mod postcodes;
 pub mod render;

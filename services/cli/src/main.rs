@@ -117,6 +117,22 @@ enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+    /// Data keys: re-seal every record under the current one.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Re-seal every sealed record under security.data_key_id, in batches, while the services
+    /// run (configured with the old and the new key). Safe to run again.
+    Rotate {
+        /// Records re-sealed per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -430,6 +446,19 @@ async fn main() -> anyhow::Result<()> {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        Command::Keys {
+            action: KeysAction::Rotate { batch },
+        } => {
+            let sealer = refroute_platform::keys::load(&settings)?.sealer;
+            let pool = refroute_platform::db::connect(&settings.database)
+                .await
+                .context("connecting to the database")?;
+            let report = refroute_cli::keys::rotate(&pool, &sealer, batch).await?;
+            println!("re-sealed under data key {}:", sealer.current());
+            for r in &report {
+                println!("  {:<40} {}", r.column, r.records);
             }
         }
         Command::DeadLetters { action } => match action {

@@ -7,6 +7,7 @@ pub mod access;
 pub mod crypto;
 pub mod db;
 pub mod grpc;
+pub mod keys;
 pub mod messaging;
 pub mod metrics;
 pub mod reference;

@@ -4,6 +4,7 @@
 
 use config::{Config, ConfigError, Environment, File, FileFormat};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
+    pub deployment: DeploymentSettings,
     pub security: SecuritySettings,
     pub telemetry: TelemetrySettings,
     pub partnership: PartnershipSettings,
@@ -167,10 +169,23 @@ pub struct AmqpSettings {
     pub stuck_alarm_secs: u64,
 }
 
+/// What kind of deployment this is.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSettings {
+    /// A development deployment may run with the public development keys (with a warning at
+    /// start); any other refuses to start with them (`crate::keys::load`).
+    pub development: bool,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
-    pub data_key: Secret,
+    /// The data key new records are sealed under: an id in `data_keys`.
+    pub data_key_id: u16,
+    /// Data keys by id (0 to 65535), 32 bytes of base64 each. Every key a stored record may be
+    /// sealed under must be here; an empty value retires its id.
+    pub data_keys: BTreeMap<String, Secret>,
     pub identity_key: Secret,
 }
 
@@ -335,6 +350,38 @@ mod tests {
         assert_eq!(s.rules.file, "");
         let shown = format!("{s:?}");
         assert!(!shown.contains("postgres://"), "{shown}");
-        assert!(!shown.contains(s.security.data_key.expose()));
+        assert!(!shown.contains(s.security.data_keys["1"].expose()));
+        assert!(
+            !s.deployment.development,
+            "a deployment is not development unless it says so"
+        );
+    }
+
+    #[test]
+    fn data_keys_are_layered_by_id_from_the_environment() {
+        let env = HashMap::from([
+            (
+                "REFROUTE__SECURITY__DATA_KEYS__2".to_string(),
+                "c2Vjb25kLWtleS1zZWNvbmQta2V5LXNlY29uZC1rZXk=".to_string(),
+            ),
+            (
+                "REFROUTE__SECURITY__DATA_KEY_ID".to_string(),
+                "2".to_string(),
+            ),
+            (
+                "REFROUTE__SECURITY__DATA_KEYS__1".to_string(),
+                String::new(),
+            ),
+            (
+                "REFROUTE__DEPLOYMENT__DEVELOPMENT".to_string(),
+                "true".to_string(),
+            ),
+        ]);
+        let s = Settings::layered(None, Some(env)).unwrap();
+        assert_eq!(s.security.data_key_id, 2);
+        let ids: Vec<&str> = s.security.data_keys.keys().map(String::as_str).collect();
+        assert_eq!(ids, ["1", "2"]);
+        assert_eq!(s.security.data_keys["1"].expose(), "", "retired");
+        assert!(s.deployment.development);
     }
 }
