@@ -7,6 +7,7 @@ pub mod db;
 pub mod grpc;
 pub mod messaging;
 pub mod metrics;
+pub mod readiness;
 pub mod reference;
 pub mod service;
 pub mod settings;
