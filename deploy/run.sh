@@ -15,6 +15,9 @@ logs=.refroute/logs
 mkdir -p "$logs"
 
 "$bin/refroute" migrate
+# Each service logs in to PostgreSQL as its own role (derived from database.url) and to RabbitMQ
+# as its own user, allowed its own queues only: these create the users and export the logins.
+eval "$("$bin/refroute" broker-users)"
 
 pids=()
 stop_all() {

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use refroute_cli::{bench, dead_letters, demo, migrate, render};
+use refroute_cli::{bench, broker_users, dead_letters, demo, migrate, render};
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
@@ -94,6 +94,13 @@ enum Command {
         /// Keep asking for up to this many seconds before giving up.
         #[arg(long, default_value_t = 0)]
         wait: u64,
+    },
+    /// Print the shell lines (rabbitmqctl, then exports) that give each service its own broker
+    /// user, allowed its own queues only: `eval "$(refroute broker-users)"`.
+    BrokerUsers {
+        /// Each user is named this followed by the service's name.
+        #[arg(long, default_value = "refroute-")]
+        prefix: String,
     },
     /// Inspect or replay a queue's dead letters.
     DeadLetters {
@@ -357,6 +364,9 @@ async fn main() -> anyhow::Result<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
+        }
+        Command::BrokerUsers { prefix } => {
+            print!("{}", broker_users::render(&settings.amqp, &prefix)?);
         }
         Command::DeadLetters { action } => match action {
             DeadLetterAction::List { queue, limit } => {

@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn a_derived_login_is_the_services_role_without_the_owners_password() {
-        let s = settings("postgres://postgres:owner-secret@db.example:5432/refroute?sslmode=require");
+        let s =
+            settings("postgres://postgres:owner-secret@db.example:5432/refroute?sslmode=require");
         assert_eq!(
             service_url(&s, "triage").as_deref(),
             Some("postgres://refroute_triage@db.example:5432/refroute?sslmode=require")

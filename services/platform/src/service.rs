@@ -132,7 +132,9 @@ where
     telemetry::init(&settings.telemetry);
     let pool = db::connect_as_service(&settings.database, name)
         .await
-        .context("logging in to PostgreSQL as the service's own role (has `refroute migrate` run?)")?;
+        .context(
+            "logging in to PostgreSQL as the service's own role (has `refroute migrate` run?)",
+        )?;
     let listener = bind(&grpc(&settings).grpc_addr).await?;
     run(settings, pool, listener, shutdown::on_signal()).await
 }

@@ -19,8 +19,8 @@
 
 use super::supervisor::WorkerSession;
 use super::topology::{self, QueueSpec};
-use crate::settings::AmqpSettings;
 use super::{Event, Outbox, TraceContext, inbox};
+use crate::settings::AmqpSettings;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
@@ -586,7 +586,11 @@ fn check_publisher(delivery: &Delivery, amqp: &AmqpSettings) -> Result<(), Strin
         return Ok(());
     }
     let key = delivery.routing_key.as_str();
-    let kind = delivery.properties.kind().as_ref().map_or("", |k| k.as_str());
+    let kind = delivery
+        .properties
+        .kind()
+        .as_ref()
+        .map_or("", |k| k.as_str());
     let Some(publisher) = topology::publisher_of(key, kind) else {
         return Err(format!(
             "no service publishes routing key {key} (type {})",

@@ -6,10 +6,10 @@
 
 use super::Event;
 use crate::settings::AmqpSettings;
-use refroute_proto::v1;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
+use refroute_proto::v1;
 
 /// Where messages that failed for good go, one dead-letter queue per source queue.
 pub const DEAD_LETTER_EXCHANGE: &str = "refroute.dead-letter";
@@ -112,7 +112,11 @@ pub fn publisher_of(routing_key: &str, message_type: &str) -> Option<&'static st
 pub fn queues_of(service: &str) -> Vec<&'static QueueSpec> {
     QUEUES
         .into_iter()
-        .filter(|q| q.name.split_once('.').is_some_and(|(owner, _)| owner == service))
+        .filter(|q| {
+            q.name
+                .split_once('.')
+                .is_some_and(|(owner, _)| owner == service)
+        })
         .collect()
 }
 
@@ -125,22 +129,30 @@ pub struct Permissions {
 }
 
 /// The one statement of what `service`'s broker user may do: declare the two exchanges and its
-/// own queues and their dead-letter queues (configure), publish to the events exchange and bind
-/// its queues (write), consume its own queues and bind from the exchanges (read). It can neither
+/// own queues and their dead-letter queues (configure); publish to the events exchange, bind its
+/// queues and name the dead-letter exchange in a queue's arguments, which RabbitMQ counts as
+/// writing to it (write); consume its own queues and bind from the exchanges (read). It can neither
 /// consume, declare, bind nor delete another service's queue, nor read a dead-letter queue
 /// (that is the operator's, `refroute dead-letters`). `refroute broker-users` prints it as
 /// rabbitmqctl commands.
 pub fn permissions(service: &str, exchange: &str) -> Permissions {
-    let queues: Vec<String> = queues_of(service).iter().map(|q| q.name.to_string()).collect();
+    let queues: Vec<String> = queues_of(service)
+        .iter()
+        .map(|q| q.name.to_string())
+        .collect();
     let dead_letter: Vec<String> = queues.iter().map(|q| dead_letter_queue(q)).collect();
     let exchanges = [exchange.to_string(), DEAD_LETTER_EXCHANGE.to_string()];
     let any_of = |names: &[&[String]]| {
-        let names: Vec<String> = names.iter().flat_map(|n| n.iter()).map(|n| escape(n)).collect();
+        let names: Vec<String> = names
+            .iter()
+            .flat_map(|n| n.iter())
+            .map(|n| escape(n))
+            .collect();
         format!("^({})$", names.join("|"))
     };
     Permissions {
         configure: any_of(&[&exchanges, &queues, &dead_letter]),
-        write: any_of(&[&exchanges[..1], &queues, &dead_letter]),
+        write: any_of(&[&exchanges, &queues, &dead_letter]),
         read: any_of(&[&exchanges, &queues]),
     }
 }
@@ -302,7 +314,7 @@ mod tests {
         );
         assert_eq!(
             p.write,
-            r"^(refroute\.events|intake\.referral-outcomes|intake\.referral-outcomes\.dlq)$"
+            r"^(refroute\.events|refroute\.dead-letter|intake\.referral-outcomes|intake\.referral-outcomes\.dlq)$"
         );
         assert_eq!(
             p.read,
@@ -319,6 +331,9 @@ mod tests {
             user_of("amqps://refroute-intake:pw@mq.example:5671/refroute").as_deref(),
             Some("refroute-intake")
         );
-        assert_eq!(user_of("amqp://127.0.0.1:5672/%2f").as_deref(), Some("guest"));
+        assert_eq!(
+            user_of("amqp://127.0.0.1:5672/%2f").as_deref(),
+            Some("guest")
+        );
     }
 }
