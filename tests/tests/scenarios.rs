@@ -31,15 +31,19 @@ const MAIDSTONE: &str = "E07000110";
 const DARTFORD: &str = "E07000107";
 const CHELMSFORD: &str = "E07000070";
 const GUILDFORD: &str = "E07000209";
-/// Outside the shipped directory: people live all over the UK (DOMAIN.md 2.2).
+/// Beyond London: people live all over the UK (DOMAIN.md 2.2), and the directory has every
+/// local authority of Great Britain.
 const CARDIFF: &str = "W06000015";
 const MANCHESTER: &str = "E08000003";
+/// A real local authority outside the directory (Northern Ireland's councils are not in it).
+const BELFAST: &str = "N09000003";
 
 const MET: &str = "E23000001";
 const CITY_POLICE: &str = "E23000034";
 const KENT_POLICE: &str = "E23000032";
 const ESSEX_POLICE: &str = "E23000028";
 const SURREY_POLICE: &str = "E23000031";
+const GREATER_MANCHESTER_POLICE: &str = "E23000005";
 
 /// Real postcodes and the local authority the shipped ONS data places them in (checked by
 /// `the_corpus_postcodes_are_where_the_shipped_data_puts_them`).
@@ -79,6 +83,8 @@ struct Row {
     transfer: TransferKind,
     police_force: &'static str,
     notify: Vec<&'static str>,
+    /// A Community MARAC invitation held back until the residence is known.
+    invitation_waits: bool,
     residence: Option<&'static str>,
     age: Option<u32>,
     dash: Option<u32>,
@@ -107,6 +113,7 @@ fn row(
         transfer: TransferKind::Unspecified,
         police_force: "",
         notify: vec![],
+        invitation_waits: false,
         residence: None,
         age: None,
         dash: None,
@@ -138,6 +145,10 @@ impl Row {
     }
     fn notify(mut self, areas: &[&'static str]) -> Self {
         self.notify = areas.to_vec();
+        self
+    }
+    fn invitation_waits(mut self) -> Self {
+        self.invitation_waits = true;
         self
     }
     fn lives(mut self, area: &'static str) -> Self {
@@ -257,8 +268,10 @@ fn city_corpus() -> Vec<Row> {
             "The victim lives in Hackney (E09000012) (local-authority code").also(m2m("Hackney")).m2m().lives(HACKNEY),
         row("below threshold stays with the receiving area wherever the victim lives", da("Gss Below").yes(4).lives_in(HACKNEY).request(), Below, CITY, Marac, C::Unspecified,
             "Below the MARAC threshold under City of London's rules").lives(HACKNEY),
-        row("GSS code of Cardiff, outside the directory: transfer to Cardiff's MARAC by its code", da("Gss Cardiff").yes(16).lives_in(CARDIFF).request(), Transfer, CARDIFF, Marac, C::VisibleHighRisk,
-            "The victim lives in W06000015 (local-authority code W06000015, outside refroute's area directory): MARAC-to-MARAC transfer to W06000015 MARAC").m2m().lives(CARDIFF),
+        row("GSS code of Cardiff: transfer to Cardiff's MARAC", da("Gss Cardiff").yes(16).lives_in(CARDIFF).request(), Transfer, CARDIFF, Marac, C::VisibleHighRisk,
+            "The victim lives in Cardiff (W06000015) (local-authority code W06000015): MARAC-to-MARAC transfer to Cardiff MARAC").m2m().lives(CARDIFF),
+        row("GSS code of Belfast, outside the directory: transfer to Belfast's MARAC by its code", da("Gss Belfast").yes(16).lives_in(BELFAST).request(), Transfer, BELFAST, Marac, C::VisibleHighRisk,
+            "The victim lives in N09000003 (local-authority code N09000003, outside refroute's area directory): MARAC-to-MARAC transfer to N09000003 MARAC").m2m().lives(BELFAST),
         row("postcode EC2M 7PY is in the City", da("Pc City").yes(16).lives_at_postcode("EC2M 7PY").request(), Routed, CITY, Marac, C::VisibleHighRisk,
             format!("{heard_in_city} (postcode EC2M 7** is in {city} per the ONS Postcode Directory).")).lives(CITY),
         row("a postcode written in lower case without a space", da("Pc Lower").yes(16).lives_at_postcode("ec2m7py").request(), Routed, CITY, Marac, C::VisibleHighRisk,
@@ -329,15 +342,17 @@ fn city_corpus() -> Vec<Row> {
             .notify(&[HACKNEY]).lives(HACKNEY),
         row("a person living in Westminster (GSS code): Westminster is notified", cm("Cm Westminster").lives_in(WESTMINSTER).consent_not_sought().request(), Routed, CITY, Cm, C::AsbWithVulnerability,
             "the person lives in Westminster (E09000033)").also("notified and invited").notify(&[WESTMINSTER]),
-        row("a person living in Manchester, outside the directory: notified by code, recipient unresolved", cm("Cm Manchester").lives_in(MANCHESTER).request(), Routed, CITY, Cm, C::AsbWithVulnerability,
-            "the person lives in E08000003 (local-authority code E08000003, outside refroute's area directory)").also("notified and invited").notify(&[MANCHESTER]).lives(MANCHESTER),
+        row("a person living in Manchester: Manchester is notified", cm("Cm Manchester").lives_in(MANCHESTER).request(), Routed, CITY, Cm, C::AsbWithVulnerability,
+            "the person lives in Manchester (E08000003) (local-authority code E08000003)").also("notified and invited").notify(&[MANCHESTER]).lives(MANCHESTER),
+        row("a person living in Belfast, outside the directory: notified by code, recipient unresolved", cm("Cm Belfast").lives_in(BELFAST).request(), Routed, CITY, Cm, C::AsbWithVulnerability,
+            "the person lives in N09000003 (local-authority code N09000003, outside refroute's area directory)").also("notified and invited").notify(&[BELFAST]).lives(BELFAST),
         row("no fixed abode: heard here, nobody else notified", cm("Cm Nfa").no_fixed_abode().request(), Routed, CITY, Cm, C::AsbWithVulnerability,
             "the person has no fixed abode, so no other area is notified"),
         row("behaviour elsewhere is declined: the panel is place-based", cm("Cm Elsewhere").incident_in(HACKNEY).lives_in(HACKNEY).request(), Declined, CITY, Cm, C::Unspecified,
             "Declined: the Community MARAC is place-based and the behaviour happened in Hackney (E09000012), not City of London (E09000001).").met(&[]),
-        row("an accepted case with an unknown postcode needs review", cm("Cm Unknown").lives_at_postcode(UNKNOWN_POSTCODE).request(), Review_, CITY, Review, C::ResidenceUnresolved,
-            "Needs review: postcode ZZ9 9** is not in the ONS Postcode Directory data refroute holds.").also("Meanwhile accepted under City of London's rules")
-            .met(&[C::ResidenceUnresolved, C::AsbWithVulnerability]),
+        row("an accepted case with an unknown postcode is heard here; only the invitation waits", cm("Cm Unknown").lives_at_postcode(UNKNOWN_POSTCODE).request(), Routed, CITY, Cm, C::AsbWithVulnerability,
+            format!("Heard at {city} Community MARAC, where the behaviour happened, whatever the residence. Where the person lives is not known (postcode ZZ9 9** is not in the ONS Postcode Directory data refroute holds), so the invitation of their home area's statutory services waits for it"))
+            .met(&[C::AsbWithVulnerability, C::ResidenceUnresolved]).invitation_waits(),
         row("a case below threshold is not held up by an unknown postcode", cm("Cm Unknown Low").not_vulnerable().lives_at_postcode(UNKNOWN_POSTCODE).request(), Below, CITY, Cm, C::Unspecified,
             "Below the Community MARAC threshold"),
 
@@ -379,8 +394,10 @@ fn city_corpus() -> Vec<Row> {
             "Needs review: the postcode given is partial").also("A Prevent referral goes to the Channel panel where the person lives"),
         row("a Northern Irish postcode needs review", pv("Pv Belfast").lives_at_postcode("BT1 1AA").request(), Review_, CITY, Review, C::ResidenceUnresolved,
             "the postcode given is in Northern Ireland"),
-        row("living in Manchester, whose force the directory lacks: review, never a guess", pv("Pv Manchester").lives_in(MANCHESTER).request(), Review_, CITY, Review, C::ResidenceUnresolved,
-            "the person lives in E08000003, whose police force is not in the area directory").met(&[C::ResidenceUnresolved, C::RadicalisationConcern]),
+        row("living in Manchester: handover to Greater Manchester Police", pv("Pv Manchester").lives_in(MANCHESTER).request(), Transfer, MANCHESTER, Channel, C::RadicalisationConcern,
+            "Prevent handover to Greater Manchester Police (E23000005)").handover(GREATER_MANCHESTER_POLICE),
+        row("living in Belfast, whose force the directory lacks: review, never a guess", pv("Pv Belfast Code").lives_in(BELFAST).request(), Review_, CITY, Review, C::ResidenceUnresolved,
+            "the person lives in N09000003, whose police force is not in the area directory").met(&[C::ResidenceUnresolved, C::RadicalisationConcern]),
         row("an unknown postcode needs review", pv("Pv Unknown").lives_at_postcode(UNKNOWN_POSTCODE).request(), Review_, CITY, Review, C::ResidenceUnresolved,
             "postcode ZZ9 9** is not in the ONS Postcode Directory data refroute holds"),
         row("Tower Hamlets: handover to the Metropolitan Police", pv("Pv Tower Hamlets").lives_at_postcode("E1 1BJ").request(), Transfer, TOWER_HAMLETS, Channel, C::RadicalisationConcern,
@@ -501,7 +518,7 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
         eq(
             "action required given",
             (!d.action_required.is_empty()).to_string(),
-            (row.status == ReferralStatus::NeedsReview).to_string(),
+            (row.status == ReferralStatus::NeedsReview || row.invitation_waits).to_string(),
         );
         if let Some(area) = row.residence {
             eq("residence area", d.residence_area_code.clone(), area.into());
@@ -534,6 +551,7 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
     let mut queued: BTreeMap<(String, Panel), BTreeSet<String>> = BTreeMap::new();
     let mut transfers = Vec::new();
     let mut notices = Vec::new();
+    let mut waiting = Vec::new();
     let mut areas: BTreeSet<String> = BTreeSet::from([received.to_string()]);
     for (row, referral) in &decided {
         areas.insert(row.destination.to_string());
@@ -558,6 +576,9 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
         for area in &row.notify {
             notices.push((row, referral, *area));
         }
+        if row.invitation_waits {
+            waiting.push((row, referral));
+        }
     }
     let in_queues: i64 = queued.values().map(|s| s.len() as i64).sum();
     // Queues, transfers and notices are written by consumers of triage's events: wait for them.
@@ -569,8 +590,12 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
             transfers.len() as i64,
         ),
         (
-            "SELECT count(*) FROM notification.deliveries",
+            "SELECT count(*) FROM notification.deliveries WHERE state = 'PENDING_DELIVERY'",
             notices.len() as i64,
+        ),
+        (
+            "SELECT count(*) FROM notification.deliveries WHERE state = 'AWAITING_RESIDENCE'",
+            waiting.len() as i64,
         ),
     ] {
         let got = system.count_until(sql, want, deadline).await;
@@ -649,7 +674,7 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
         // An area the directory lacks has no contact: the notice is kept, addressed to nobody
         // yet, and raised as an alarm, never dropped.
         let role_ok = |role: &str| match *area {
-            MANCHESTER => role == "UNRESOLVED",
+            BELFAST => role == "UNRESOLVED",
             _ => role.starts_with("Statutory services"),
         };
         let ok = found.len() == 1
@@ -658,6 +683,27 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
             && role_ok(&found[0].2);
         if !ok {
             failures.push(format!("[{}] deliveries {found:?}, want one residence notice to {area}'s statutory services", row.name));
+        }
+    }
+
+    for (row, referral) in &waiting {
+        let found: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT kind, to_area_code, state FROM notification.deliveries WHERE referral_id = $1::uuid",
+        )
+        .bind(&referral.id)
+        .fetch_all(&system.pool)
+        .await
+        .unwrap();
+        let want = (
+            "RESIDENCE_NOTICE".to_string(),
+            String::new(),
+            "AWAITING_RESIDENCE".to_string(),
+        );
+        if found != vec![want] {
+            failures.push(format!(
+                "[{}] deliveries {found:?}, want one invitation awaiting the residence",
+                row.name
+            ));
         }
     }
 

@@ -2,6 +2,8 @@
 //! vulnerability or high risk. Suicide threats or attempts alone are not accepted. The case
 //! stays with the panel of the area where the behaviour happened even when the person lives
 //! elsewhere; the statutory services of the area of residence are then notified and invited.
+//! Because the residence decides only who is invited, a residence that cannot be resolved holds
+//! back the invitation (until it is supplied), never the case.
 
 use crate::area::AreaCode;
 use crate::decision::{Criterion, Decision, Outcome, Panel, Pathway, Residence};
@@ -122,10 +124,14 @@ pub fn decide(case: &CmCase, rule_set: &RuleSet, directory: &Directory) -> Decis
     }
 
     match &case.residence {
+        // Place-based: where the person lives does not decide the panel, only whose services
+        // are invited, so the case is heard here now and only the invitation waits.
         Residence::Unresolved { why, supply } => {
-            let assessed = format!("Meanwhile accepted under {area}'s rules: {}", parts.join(" "));
-            d.needs_review(why, supply, &assessed);
-            return d;
+            d.criteria_met.push(Criterion::ResidenceUnresolved);
+            d.action_required = Some(supply.clone());
+            parts.push(format!(
+                "Heard at {here} Community MARAC, where the behaviour happened, whatever the residence. Where the person lives is not known ({why}), so the invitation of their home area's statutory services waits for it: {supply}."
+            ));
         }
         Residence::Area { code, how } if *code != case.received_area => {
             d.notify_areas = vec![code.clone()];
@@ -290,14 +296,63 @@ mod tests {
         assert_eq!((d.outcome, d.criterion), (Outcome::BelowThreshold, None));
     }
 
-    #[test]
-    fn an_unresolved_residence_of_an_accepted_case_goes_to_review() {
-        let mut c = case(CITY);
-        c.residence = Residence::Unresolved {
+    fn unresolved() -> Residence {
+        Residence::Unresolved {
             why: "postcode EC2M is partial".into(),
             supply: "Give the full postcode".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn an_unresolved_residence_holds_back_the_invitation_never_the_case() {
+        let mut c = case(CITY);
+        c.residence = unresolved();
         let d = decide_now(&c);
-        assert_eq!((d.outcome, d.panel), (Outcome::NeedsReview, Panel::Review));
+        assert_eq!(
+            (d.outcome, d.panel, d.destination.clone()),
+            (Outcome::Routed, Panel::CommunityMarac, area(CITY))
+        );
+        assert_eq!(d.criterion, Some(Criterion::AsbWithVulnerability));
+        assert_eq!(
+            d.criteria_met,
+            vec![
+                Criterion::AsbWithVulnerability,
+                Criterion::ResidenceUnresolved
+            ]
+        );
+        assert!(d.invitation_awaits_residence());
+        assert!(d.notify_areas.is_empty());
+        assert_eq!(d.action_required.as_deref(), Some("Give the full postcode"));
+        assert!(
+            d.reason.contains("whatever the residence")
+                && d.reason
+                    .contains("invitation of their home area's statutory services waits"),
+            "{}",
+            d.reason
+        );
+    }
+
+    #[test]
+    fn an_unresolved_residence_changes_nothing_for_a_case_the_panel_would_not_hear() {
+        // Below threshold, suicide risk alone, behaviour elsewhere: as with a known residence.
+        let mut below = case(CITY);
+        below.vulnerable = false;
+        let mut suicide = case(CITY);
+        suicide.concerns = vec![Concern::SuicideThreat];
+        let mut elsewhere = case(CITY);
+        elsewhere.incident_area = area(HACKNEY);
+        for (mut c, outcome) in [
+            (below, Outcome::BelowThreshold),
+            (suicide, Outcome::Declined),
+            (elsewhere, Outcome::Declined),
+        ] {
+            c.residence = unresolved();
+            let d = decide_now(&c);
+            assert_eq!(d.outcome, outcome, "{}", d.reason);
+            assert!(!d.invitation_awaits_residence());
+            assert!(!d.criteria_met.contains(&Criterion::ResidenceUnresolved));
+        }
+        // A known residence invites no one's services later.
+        assert!(!decide_now(&case(CITY)).invitation_awaits_residence());
     }
 }

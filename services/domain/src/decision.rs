@@ -133,7 +133,8 @@ pub struct Decision {
     /// Community MARAC: areas whose statutory services are notified and invited.
     pub notify_areas: Vec<AreaCode>,
     pub residence: Residence,
-    /// Needs review: what the referrer should supply.
+    /// Needs review, or a Community MARAC invitation waiting for the residence: what the
+    /// referrer should supply.
     pub action_required: Option<String>,
     pub dash_yes_count: u32,
     pub subject_age: Option<u32>,
@@ -169,6 +170,15 @@ impl Decision {
             subject_age: None,
             risk_score: None,
         }
+    }
+
+    /// A Community MARAC case heard where the behaviour happened whose person's residence is
+    /// not known yet: the invitation of their home area's statutory services waits for it
+    /// (DOMAIN.md 2.2), and supplying the residence decides the case again to send it.
+    pub fn invitation_awaits_residence(&self) -> bool {
+        self.pathway == Pathway::CommunityMarac
+            && self.outcome == Outcome::Routed
+            && self.criteria_met.contains(&Criterion::ResidenceUnresolved)
     }
 
     /// Sends the referral to the receiving area's review queue because the residence is

@@ -146,6 +146,9 @@ pub const MAX_AUTHORITIES: usize = 1 << INDEX_BITS;
 pub struct PostcodeTable {
     /// [`Postcode::outward_key`]s, sorted, unique.
     outwards: Vec<u32>,
+    /// `outwards[buckets[b]..buckets[b + 1]]` are the outward codes of [`bucket`] `b` (their
+    /// first two characters), so a lookup searches a few dozen outward codes, not thousands.
+    buckets: Vec<u32>,
     /// Rows `starts[i]..starts[i + 1]` are those of `outwards[i]` (one more than `outwards`,
     /// or empty when the table is).
     starts: Vec<u32>,
@@ -256,6 +259,7 @@ impl Packer {
             self.starts.push(self.inwards.len() as u32);
         }
         let mut table = PostcodeTable {
+            buckets: buckets_of(&self.outwards),
             outwards: self.outwards,
             starts: self.starts,
             inwards: self.inwards,
@@ -265,6 +269,36 @@ impl Packer {
         table.shrink();
         table
     }
+}
+
+/// Outward codes by their first two characters: a letter, then a letter or digit.
+const BUCKETS: usize = 26 * 36;
+
+/// The bucket of a packed outward code (below [`BUCKETS`]); the order of buckets is the order
+/// of the codes (digits sort before letters).
+fn bucket(outward: u32) -> usize {
+    let [first, second, ..] = outward.to_be_bytes();
+    let second = match second {
+        b'0'..=b'9' => second - b'0',
+        _ => second - b'A' + 10,
+    };
+    usize::from(first - b'A') * 36 + usize::from(second)
+}
+
+/// Where each bucket's outward codes start in `outwards` (sorted), and where the last ends.
+fn buckets_of(outwards: &[u32]) -> Vec<u32> {
+    if outwards.is_empty() {
+        return Vec::new();
+    }
+    let mut starts = Vec::with_capacity(BUCKETS + 1);
+    let mut at = 0;
+    for b in 0..=BUCKETS {
+        while at < outwards.len() && bucket(outwards[at]) < b {
+            at += 1;
+        }
+        starts.push(at as u32);
+    }
+    starts
 }
 
 /// Makes the entry of a status and an authority index (below [`MAX_AUTHORITIES`]).
@@ -289,9 +323,15 @@ impl PostcodeTable {
     }
 
     pub fn lookup(&self, postcode: &Postcode) -> Lookup<'_> {
-        let Ok(o) = self.outwards.binary_search(&postcode.outward_key()) else {
+        let outward = postcode.outward_key();
+        let Some(&[lo, hi]) = self.buckets.get(bucket(outward)..bucket(outward) + 2) else {
             return Lookup::Unknown;
         };
+        let (lo, hi) = (lo as usize, hi as usize);
+        let Ok(i) = self.outwards[lo..hi].binary_search(&outward) else {
+            return Lookup::Unknown;
+        };
+        let o = lo + i;
         let (start, end) = (self.starts[o] as usize, self.starts[o + 1] as usize);
         match self.inwards[start..end].binary_search(&postcode.inward_index()) {
             Ok(i) => self.answer(self.entries[start + i]),
@@ -325,6 +365,7 @@ impl PostcodeTable {
     /// Heap memory held by the table, in bytes.
     pub fn heap_bytes(&self) -> usize {
         self.outwards.capacity() * size_of::<u32>()
+            + self.buckets.capacity() * size_of::<u32>()
             + self.starts.capacity() * size_of::<u32>()
             + self.inwards.capacity() * size_of::<u16>()
             + self.entries.capacity() * size_of::<u16>()
@@ -415,6 +456,7 @@ impl PostcodeTable {
 
     fn shrink(&mut self) {
         self.outwards.shrink_to_fit();
+        self.buckets.shrink_to_fit();
         self.starts.shrink_to_fit();
         self.inwards.shrink_to_fit();
         self.entries.shrink_to_fit();
@@ -535,6 +577,33 @@ mod tests {
             Lookup::Terminated { laua: "E06000035" }
         );
         assert_eq!(shipped.len(), 6);
+    }
+
+    #[test]
+    fn outward_codes_bucket_in_their_own_order() {
+        let codes = [
+            "A1", "AB1", "AB10", "B1", "B1A", "BA1", "E1", "E1W", "EC2M", "ZE1",
+        ];
+        let keys: Vec<u32> = codes
+            .iter()
+            .map(|o| Postcode::parse(&format!("{o} 1AA")).unwrap().outward_key())
+            .collect();
+        assert!(keys.is_sorted());
+        let buckets: Vec<usize> = keys.iter().map(|&k| bucket(k)).collect();
+        assert!(buckets.is_sorted(), "{buckets:?}");
+        assert!(buckets.iter().all(|&b| b < BUCKETS));
+        let starts = buckets_of(&keys);
+        assert_eq!(starts.len(), BUCKETS + 1);
+        for (i, &k) in keys.iter().enumerate() {
+            let b = bucket(k);
+            assert!(
+                (starts[b] as usize..starts[b + 1] as usize).contains(&i),
+                "{}",
+                codes[i]
+            );
+        }
+        assert_eq!(starts[BUCKETS] as usize, keys.len());
+        assert!(buckets_of(&[]).is_empty());
     }
 
     #[test]

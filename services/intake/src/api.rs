@@ -129,8 +129,9 @@ impl IntakeApi {
         Ok(referral)
     }
 
-    /// Puts the supplied residence on a referral waiting for review and announces it to triage
-    /// again, in one transaction; a retry of the same change answers with the referral.
+    /// Puts the supplied residence on a referral waiting for it (in review, or a Community MARAC
+    /// case whose invitation waits) and announces it to triage again, in one transaction; a
+    /// retry of the same change answers with the referral.
     async fn supply(
         &self,
         supplied: SuppliedResidence,
@@ -145,8 +146,13 @@ impl IntakeApi {
             .ok_or(IntakeError::NotFound(id))?;
         let mut referral = stored.referral;
         let status = referral.status();
+        let waiting = status == ReferralStatus::NeedsReview
+            || referral
+                .decision
+                .as_ref()
+                .is_some_and(refroute_wire::decision::awaits_residence);
         let person = resident(&mut referral).ok_or(IntakeError::Unparseable(id))?;
-        if status != ReferralStatus::NeedsReview {
+        if !waiting {
             if person.residence.as_ref() == Some(&supplied.wire) {
                 return Ok(referral);
             }

@@ -17,7 +17,7 @@ pub enum IntakeError {
     /// The caller's request_id names another referral: never say which.
     #[error("request_id was already used for a different referral")]
     RequestIdReused,
-    #[error("referral {id} is {status}, not waiting for review")]
+    #[error("referral {id} is {status}, not waiting for its residence")]
     NotInReview { id: Uuid, status: &'static str },
     #[error("stored referral {0} cannot be opened (wrong data key or corrupt record)")]
     Sealed(Uuid),
@@ -56,8 +56,9 @@ impl From<IntakeError> for Status {
                 Code::FailedPrecondition,
                 "NOT_IN_REVIEW",
                 format!(
-                    "referral {id} is {status}, not waiting for review: only a referral in \
-                     REFERRAL_STATUS_NEEDS_REVIEW takes a residence"
+                    "referral {id} is {status}, not waiting for its residence: only a \
+                     referral in REFERRAL_STATUS_NEEDS_REVIEW, or a Community MARAC case whose \
+                     invitation waits for the residence, takes one"
                 ),
             ),
             IntakeError::Sealed(id) | IntakeError::Unparseable(id) => {

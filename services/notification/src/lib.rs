@@ -7,6 +7,7 @@
 pub mod announce;
 pub mod coordinator;
 pub mod error;
+pub mod invitation;
 pub mod notice;
 pub mod queue;
 

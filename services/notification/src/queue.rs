@@ -149,8 +149,11 @@ impl QueueStore {
     /// Puts `case` (from [`to_case`]) in its queue inside the consumer's transaction `tx`, with
     /// its announcement on [`QUEUED_CHANNEL`], so watchers hear of the case only once it is
     /// committed. A case already queued stays where it is, except that a case waiting in
-    /// review moves to the panel a later routing decision names. True when the case was queued
-    /// (or moved) now.
+    /// review moves to the panel a later routing decision names, and a case decided again for
+    /// the same queue (its held-back invitation's residence supplied) shows the later decision,
+    /// keeping its place. A Community MARAC invitation the decision holds back, or releases, is
+    /// recorded with it ([`crate::invitation`]). True when the case was queued, moved or
+    /// updated now.
     pub async fn enqueue(&self, tx: &mut PgConnection, case: &Case) -> Result<bool, HandleError> {
         let referral_id: Uuid = case
             .referral_id
@@ -172,8 +175,10 @@ impl QueueStore {
             "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (referral_id) DO UPDATE SET area_code = excluded.area_code, panel = excluded.panel, \
-               criterion = excluded.criterion, sealed_case = excluded.sealed_case, routed_at = now() \
+               criterion = excluded.criterion, sealed_case = excluded.sealed_case, \
+               routed_at = CASE WHEN queue_cases.panel = 'PANEL_REVIEW' THEN now() ELSE queue_cases.routed_at END \
              WHERE queue_cases.panel = 'PANEL_REVIEW' \
+               OR (queue_cases.area_code = excluded.area_code AND queue_cases.panel = excluded.panel) \
              RETURNING routed_at",
         )
         .bind(referral_id)
@@ -183,6 +188,11 @@ impl QueueStore {
         .bind(sealed)
         .fetch_optional(&mut *tx)
         .await?;
+        if let Some(decision) = &case.decision
+            && panel != Panel::Review
+        {
+            crate::invitation::apply(tx, &self.sealer, referral_id, decision).await?;
+        }
         if routed_at.is_some() {
             // Delivered to listeners only if, and when, this transaction commits.
             sqlx::query("SELECT pg_notify($1, $2)")

@@ -6,6 +6,8 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/refroute.v1.serde.rs"));
 }
 
+mod waiting;
+
 /// Encoded `FileDescriptorSet` of every refroute proto, served by gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/refroute_descriptor.bin"));

@@ -1,7 +1,7 @@
-//! The postcode table triage resolves residences with: the shipped London and home-counties
-//! ONSPD subset, with any full ONSPD/NSPL imported into `triage.postcodes`
-//! (`refroute postcodes import`) on top. Loaded once at start: a lookup is then a binary search
-//! in memory, with no database round trip on the routing path.
+//! The postcode table triage resolves residences with: the shipped ONSPD table of Great
+//! Britain, with any full ONSPD/NSPL imported into `triage.postcodes` (`refroute postcodes
+//! import`, which also records terminations) on top. Loaded once at start: a lookup is then two
+//! binary searches in memory, with no database round trip on the routing path.
 
 use refroute_geography::{GssCode, Postcode, PostcodeStatus, PostcodeTable, Row};
 use sqlx::PgPool;

@@ -96,9 +96,11 @@ pub async fn record_incidents(
     Ok(())
 }
 
-/// Stores the decision; false when the referral was decided already. A decision to wait for
-/// review is the one that may be replaced (the referrer has since supplied the residence): it
-/// moves to `triage.superseded_decisions` first. Every other decision is final.
+/// Stores the decision; false when the referral was decided already. A decision that waits for
+/// the residence may be replaced (the referrer has since supplied it): one to wait for review,
+/// or a Community MARAC routing whose invitation waits (`RESIDENCE_UNRESOLVED` among the
+/// criteria met either way). It moves to `triage.superseded_decisions` first. Every other
+/// decision is final.
 pub async fn record_decision(
     conn: &mut PgConnection,
     referral_id: Uuid,
@@ -107,12 +109,14 @@ pub async fn record_decision(
     rule_set_sha256: &str,
 ) -> Result<bool, sqlx::Error> {
     const REVIEW: &str = "OUTCOME_NEEDS_REVIEW";
+    const UNRESOLVED: &str = "CRITERION_RESIDENCE_UNRESOLVED";
     sqlx::query(
         "INSERT INTO triage.superseded_decisions SELECT d.*, now() FROM triage.decisions d \
-         WHERE d.referral_id = $1 AND d.outcome = $2",
+         WHERE d.referral_id = $1 AND (d.outcome = $2 OR $3 = ANY(d.criteria_met))",
     )
     .bind(referral_id)
     .bind(REVIEW)
+    .bind(UNRESOLVED)
     .execute(&mut *conn)
     .await?;
     let name = |c| decision::criterion(c).as_str_name();
@@ -124,7 +128,7 @@ pub async fn record_decision(
            reason = EXCLUDED.reason, rule_set = EXCLUDED.rule_set, rule_set_version = EXCLUDED.rule_set_version, \
            rules_area = EXCLUDED.rules_area, dash_yes_count = EXCLUDED.dash_yes_count, decided_at = EXCLUDED.decided_at, \
            panel = EXCLUDED.panel, rule_set_sha256 = EXCLUDED.rule_set_sha256, decision = EXCLUDED.decision \
-         WHERE triage.decisions.outcome = $15",
+         WHERE triage.decisions.outcome = $15 OR $16 = ANY(triage.decisions.criteria_met)",
     )
     .bind(referral_id)
     .bind(decision::pathway(d.pathway).as_str_name())
@@ -141,6 +145,7 @@ pub async fn record_decision(
     .bind(rule_set_sha256)
     .bind(wire.encode_to_vec())
     .bind(REVIEW)
+    .bind(UNRESOLVED)
     .execute(conn)
     .await?;
     Ok(stored.rows_affected() == 1)

@@ -101,3 +101,9 @@ pub fn to_wire(d: &Decision, decided_at: DateTime<Utc>) -> v1::Decision {
         risk_score: d.risk_score.unwrap_or_default(),
     }
 }
+
+/// Whether a decision on the wire leaves the referral waiting for its residence (in review, or
+/// a Community MARAC invitation held back): such a referral takes a supplied residence.
+pub fn awaits_residence(d: &v1::Decision) -> bool {
+    d.awaits_residence()
+}

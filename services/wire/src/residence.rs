@@ -178,6 +178,18 @@ fn postcode_area(
 ) -> Residence {
     let lookup = postcodes.lookup(postcode);
     let sector = sector(postcode);
+    if let Some(place) = lookup
+        .laua()
+        .and_then(refroute_geography::local_authorities::crown_dependency)
+    {
+        return unresolved(
+            format!(
+                "postcode {sector} is in {place} (ONS Postcode Directory pseudo code {}), a Crown Dependency outside the UK with no UK local authority",
+                lookup.laua().unwrap_or_default()
+            ),
+            "If the person lives in the UK, give that residence's postcode or local-authority GSS code; a referral about a resident of the Isle of Man or the Channel Islands is for a person to pass to that island's own services",
+        );
+    }
     let found = |laua: &str| match AreaCode::parse(laua) {
         Ok(code) => Residence::Area {
             how: format!(
@@ -278,6 +290,41 @@ mod tests {
             "{how}"
         );
         assert!(!how.contains("7PY"), "{how}");
+    }
+
+    #[test]
+    fn postcodes_across_great_britain_resolve_as_the_onspd_says() {
+        assert_eq!(area_of("CF10 1EP"), "W06000015", "Cardiff");
+        assert_eq!(area_of("M1 1AE"), "E08000003", "Manchester");
+        assert_eq!(area_of("EH1 1YZ"), "S12000036", "City of Edinburgh");
+        assert_eq!(area_of("DA1 1AA"), "E07000107", "Dartford");
+        assert_eq!(area_of("DA7 4AA"), "E09000004", "Bexley");
+        let Residence::Area { how, .. } = by_postcode("M1 1AE") else {
+            panic!("resolves")
+        };
+        assert!(how.contains("Manchester (E08000003)"), "{how}");
+    }
+
+    #[test]
+    fn crown_dependency_postcodes_name_no_uk_local_authority() {
+        for (raw, place, code) in [
+            ("IM1 1AA", "the Isle of Man", "M99999999"),
+            ("JE2 3AB", "the Channel Islands", "L99999999"),
+            ("GY1 1AA", "the Channel Islands", "L99999999"),
+        ] {
+            match by_postcode(raw) {
+                Residence::Unresolved { why, supply } => {
+                    assert!(
+                        why.contains(place)
+                            && why.contains(code)
+                            && why.contains("Crown Dependency"),
+                        "{raw}: {why}"
+                    );
+                    assert!(supply.contains("GSS code"), "{supply}");
+                }
+                other => panic!("{raw} resolved to {other:?}"),
+            }
+        }
     }
 
     #[test]
