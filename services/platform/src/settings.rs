@@ -389,6 +389,38 @@ mod tests {
     }
 
     #[test]
+    fn broker_users_are_named_for_every_service_or_none() {
+        let users = |n: usize| {
+            let env = ["INTAKE", "TRIAGE", "TRANSFER", "NOTIFICATION"]
+                .iter()
+                .take(n)
+                .map(|s| (format!("REFROUTE__AMQP__USERS__{s}"), format!("mq-{s}")))
+                .collect();
+            Settings::layered(None, Some(env))
+        };
+        let err = users(3).unwrap_err().to_string();
+        assert!(err.contains("amqp.users"), "{err}");
+        assert!(!users(0).unwrap().amqp.checks_publishers());
+        let all = users(4).unwrap().amqp;
+        assert!(all.checks_publishers());
+        assert_eq!(all.expected_user("triage"), Some("mq-TRIAGE"));
+    }
+
+    #[test]
+    fn a_service_without_its_own_broker_login_uses_the_shared_uri() {
+        let env = HashMap::from([(
+            "REFROUTE__AMQP__LOGINS__TRIAGE".to_string(),
+            "amqp://refroute-triage:pw@mq/refroute".to_string(),
+        )]);
+        let amqp = Settings::layered(None, Some(env)).unwrap().amqp;
+        assert_eq!(
+            amqp.uri_for("triage").expose(),
+            "amqp://refroute-triage:pw@mq/refroute"
+        );
+        assert_eq!(amqp.uri_for("intake").expose(), amqp.uri.expose());
+    }
+
+    #[test]
     fn defaults_parse_and_hide_secrets() {
         let s = Settings::defaults().unwrap();
         assert_eq!(s.partnership.receiving_area_code, "E09000001");
