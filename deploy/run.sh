@@ -19,6 +19,9 @@ logs=.refroute/logs
 mkdir -p "$logs"
 
 "$bin/refroute" migrate
+# Each service logs in to PostgreSQL as its own role (derived from database.url) and to RabbitMQ
+# as its own user, allowed its own queues only: these create the users and export the logins.
+eval "$("$bin/refroute" broker-users)"
 
 # Mutual TLS: a development CA, certificates for the services and each demo organisation, and
 # the organisations file, in .refroute/dev-pki/ (its README.md names every file). Kept across

@@ -115,6 +115,8 @@ pub struct TestSystem {
     /// Triage's `TriageAdminService` (explain, rule set, reload).
     pub triage_admin: TriageAdminServiceClient<Channel>,
     running: HashMap<&'static str, Running>,
+    /// The broker users made for this system alone ([`spawn_system_with_own_broker_users`]).
+    broker_users: Vec<String>,
 }
 
 /// A directory under the system's temporary directory, removed when dropped.
@@ -287,7 +289,18 @@ pub async fn spawn_system() -> TestSystem {
 /// The services started while the broker refuses them (their user has no permissions on the
 /// virtual host yet), as after a broker outage. [`TestSystem::open_broker`] lets them in.
 pub async fn spawn_system_with_broker_closed() -> TestSystem {
-    try_spawn_with(|_| {}, false)
+    try_spawn_with(|_| {}, false, false)
+        .await
+        .expect("spawning the test system")
+}
+
+/// Like [`spawn_system_with`], with each service logged in to the broker as its own user
+/// (`<vhost>-<service>`), allowed what `topology::permissions` allows it, and consumers checking
+/// who published each message (`amqp.users`). Costs two rabbitmqctl calls a service.
+pub async fn spawn_system_with_own_broker_users(
+    customise: impl FnOnce(&mut Settings),
+) -> TestSystem {
+    try_spawn_with(customise, true, true)
         .await
         .expect("spawning the test system")
 }
@@ -295,7 +308,7 @@ pub async fn spawn_system_with_broker_closed() -> TestSystem {
 /// Like [`spawn_system`], after `customise` has adjusted the settings, e.g. `rules.file` (a rule
 /// file written with [`TempDir`], [`rules_with`]) or `partnership.receiving_area_code`.
 pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSystem {
-    try_spawn_with(customise, true)
+    try_spawn_with(customise, true, false)
         .await
         .expect("spawning the test system")
 }
@@ -303,6 +316,7 @@ pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSys
 async fn try_spawn_with(
     customise: impl FnOnce(&mut Settings),
     broker_open: bool,
+    own_broker_users: bool,
 ) -> anyhow::Result<TestSystem> {
     let mut settings = Settings::defaults()?;
     // The tests run with the public development keys.
@@ -331,6 +345,32 @@ async fn try_spawn_with(
     settings.amqp.outbox_poll_ms = 100;
     settings.amqp.reconnect_initial_ms = 200;
     settings.amqp.reconnect_max_ms = 2000;
+    let mut broker_users = Vec::new();
+    if own_broker_users {
+        for service in SERVICES {
+            let user = format!("{vhost}-{service}");
+            let password = uuid::Uuid::new_v4().simple().to_string();
+            let p = refroute_platform::messaging::topology::permissions(
+                service,
+                &settings.amqp.exchange,
+            );
+            rabbitmqctl(&["add_user", &user, &password]).await?;
+            broker_users.push(user.clone());
+            rabbitmqctl(&[
+                "set_permissions",
+                "-p",
+                &vhost,
+                &user,
+                &p.configure,
+                &p.write,
+                &p.read,
+            ])
+            .await?;
+            let login = format!("amqp://{user}:{password}@{broker}/{vhost}");
+            *settings.amqp.logins.get_mut(service).expect("a service") = Secret::new(login);
+            *settings.amqp.users.get_mut(service).expect("a service") = user;
+        }
+    }
     for s in [
         &mut settings.intake,
         &mut settings.triage,
@@ -360,6 +400,7 @@ async fn try_spawn_with(
             Channel::from_static("http://127.0.0.1:1").connect_lazy(),
         ),
         running: HashMap::new(),
+        broker_users,
     };
     let ready = if broker_open {
         ServingStatus::Serving
@@ -501,6 +542,19 @@ impl TestSystem {
         }
         for (id, key) in &s.security.data_keys {
             command.env(format!("REFROUTE__SECURITY__DATA_KEYS__{id}"), key.expose());
+        }
+        if let (Some(login), Some(user)) = (s.amqp.logins.get(name), s.amqp.users.get(name))
+            && !user.is_empty()
+        {
+            let upper = name.to_uppercase();
+            command.env(format!("REFROUTE__AMQP__LOGINS__{upper}"), login.expose());
+            for service in SERVICES {
+                let user = &s.amqp.users.get(service).expect("a service");
+                command.env(
+                    format!("REFROUTE__AMQP__USERS__{}", service.to_uppercase()),
+                    user,
+                );
+            }
         }
         for (key, value) in env {
             command.env(key, value);
@@ -811,6 +865,9 @@ impl TestSystem {
             .await;
         }
         let _ = rabbitmqctl(&["delete_vhost", &self.vhost]).await;
+        for user in &self.broker_users {
+            let _ = rabbitmqctl(&["delete_user", user]).await;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The operator's command line, as a library so the end-to-end tests drive the same code.
 
 pub mod bench;
+pub mod broker_users;
 pub mod client;
 pub mod dead_letters;
 pub mod demo;

@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use refroute_cli::client::ClientIdentity;
 use refroute_cli::dev_pki::{self, Pki};
-use refroute_cli::{bench, dead_letters, demo, migrate, render};
+use refroute_cli::{bench, broker_users, dead_letters, demo, migrate, render};
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
@@ -111,6 +111,13 @@ enum Command {
         /// Keep asking for up to this many seconds before giving up.
         #[arg(long, default_value_t = 0)]
         wait: u64,
+    },
+    /// Print the shell lines (rabbitmqctl, then exports) that give each service its own broker
+    /// user, allowed its own queues only: `eval "$(refroute broker-users)"`.
+    BrokerUsers {
+        /// Each user is named this followed by the service's name.
+        #[arg(long, default_value = "refroute-")]
+        prefix: String,
     },
     /// Inspect or replay a queue's dead letters.
     DeadLetters {
@@ -460,6 +467,9 @@ async fn main() -> anyhow::Result<()> {
             for r in &report {
                 println!("  {:<40} {}", r.column, r.records);
             }
+        }
+        Command::BrokerUsers { prefix } => {
+            print!("{}", broker_users::render(&settings.amqp, &prefix)?);
         }
         Command::DeadLetters { action } => match action {
             DeadLetterAction::List { queue, limit } => {

@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod keys;
 pub mod messaging;
 pub mod metrics;
+pub mod readiness;
 pub mod reference;
 pub mod service;
 pub mod settings;

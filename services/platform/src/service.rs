@@ -5,6 +5,7 @@
 use crate::access::AccessLayer;
 use crate::grpc::GrpcServer;
 use crate::messaging::{Outbox, Supervisor, Worker};
+use crate::readiness::Readiness;
 use crate::settings::{GrpcSettings, Settings};
 use crate::{db, shutdown, telemetry};
 use anyhow::Context;
@@ -49,7 +50,6 @@ pub async fn run(
         parts.name,
         Arc::new(crate::access::organisations(&settings.access)?),
     );
-    let connection_name = format!("refroute-{}", parts.name);
     let metrics_listener = bind(&parts.metrics_addr).await?;
     let metrics = tokio::spawn(crate::metrics::serve(
         metrics_listener,
@@ -64,21 +64,23 @@ pub async fn run(
         stop.clone(),
     ));
     let relay = parts.outbox.relay(
-        pool,
+        pool.clone(),
         settings.amqp.exchange.clone(),
         Duration::from_millis(settings.amqp.outbox_poll_ms),
         parts.name,
     );
     let mut workers = vec![Worker::relay(relay)];
     workers.extend(parts.consumers);
+    let readiness = Readiness::new(parts.server.health(), parts.server.api_names());
     let supervisor = Supervisor::new(
         settings.amqp.clone(),
-        connection_name,
+        parts.name,
         parts.server.health(),
-        parts.server.api_names(),
+        readiness.clone(),
         workers,
     );
     supervisor.mark_not_serving().await;
+    let database = tokio::spawn(readiness.probe_database(pool.clone(), stop.clone()));
     let broker = tokio::spawn(supervisor.run(stop.clone()));
     tracing::info!(service = parts.name, addr = %listener.local_addr()?, "serving");
 
@@ -96,7 +98,11 @@ pub async fn run(
         }
     };
     stop.cancel();
-    for (what, task) in [("broker supervisor", broker), ("pruning", housekeeping)] {
+    for (what, task) in [
+        ("broker supervisor", broker),
+        ("pruning", housekeeping),
+        ("database probe", database),
+    ] {
         if tokio::time::timeout(DRAIN_LIMIT, task).await.is_err() {
             tracing::warn!(
                 service = parts.name,
@@ -133,7 +139,9 @@ where
     telemetry::init(&settings.telemetry);
     let pool = db::connect_as_service(&settings.database, name)
         .await
-        .context("connecting to PostgreSQL as the service's role (has `refroute migrate` run?)")?;
+        .context(
+            "logging in to PostgreSQL as the service's own role (has `refroute migrate` run?)",
+        )?;
     let listener = bind(&grpc(&settings).grpc_addr).await?;
     run(settings, pool, listener, shutdown::on_signal()).await
 }
