@@ -1,9 +1,13 @@
 //! The operator's command line, as a library so the end-to-end tests drive the same code.
 
 pub mod bench;
+pub mod broker_users;
+pub mod client;
 pub mod dead_letters;
 pub mod demo;
+pub mod dev_pki;
 pub mod explain;
+pub mod keys;
 pub mod migrate;
 pub mod postcodes;
 pub mod render;

@@ -5,6 +5,7 @@ use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use refroute_domain::{AreaCode, Directory};
+use refroute_platform::access::Caller;
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::grpc::Violation;
 use refroute_platform::messaging::{Outbox, TraceContext};
@@ -64,7 +65,17 @@ impl IntakeApi {
             .digest(&[b"create-referral", &client_referral.encode_to_vec()])
     }
 
-    async fn create(&self, request: CreateReferralRequest) -> Result<Referral, IntakeError> {
+    /// Creates a referral from `caller`: it is the referring organisation, whatever the body
+    /// says, and its request ids are its own.
+    async fn create(
+        &self,
+        caller: &Caller,
+        mut request: CreateReferralRequest,
+    ) -> Result<Referral, Status> {
+        if let Some(referral) = request.referral.as_mut() {
+            referral.referring_organisation =
+                caller.referring_organisation(&referral.referring_organisation)?;
+        }
         let now = Utc::now();
         let new = request::create(
             &request,
@@ -82,15 +93,21 @@ impl IntakeApi {
 
         let trace = TraceContext::start();
         let span = tracing::info_span!("create_referral", referral_id = %referral.id, trace_id = %trace.trace_id);
-        self.store_new(referral, &new.request_id, &hash, &trace)
+        Ok(self
+            .store_new(referral, caller.id(), &new.request_id, &hash, &trace)
             .instrument(span)
-            .await
+            .await?)
     }
 
-    async fn replay(&self, request_id: &str, hash: &[u8]) -> Result<Referral, IntakeError> {
+    async fn replay(
+        &self,
+        referrer_id: &str,
+        request_id: &str,
+        hash: &[u8],
+    ) -> Result<Referral, IntakeError> {
         let stored = self
             .store
-            .by_request_id(request_id)
+            .by_request_id(referrer_id, request_id)
             .await?
             // The row that took the request_id is committed before the conflict is reported.
             .ok_or(IntakeError::RequestIdReused)?;
@@ -107,6 +124,7 @@ impl IntakeApi {
     async fn store_new(
         &self,
         referral: Referral,
+        referrer_id: &str,
         request_id: &str,
         hash: &[u8],
         trace: &TraceContext,
@@ -114,11 +132,11 @@ impl IntakeApi {
         let mut tx = self.store.pool.begin().await?;
         if !self
             .store
-            .insert(&mut tx, &referral, request_id, hash)
+            .insert(&mut tx, &referral, referrer_id, request_id, hash)
             .await?
         {
             drop(tx);
-            return self.replay(request_id, hash).await;
+            return self.replay(referrer_id, request_id, hash).await;
         }
         self.commit_for_triage(tx, &referral, trace).await?;
         tracing::info!(
@@ -134,16 +152,31 @@ impl IntakeApi {
     /// retry of the same change answers with the referral.
     async fn supply(
         &self,
+        caller: &Caller,
+        supplied: SuppliedResidence,
+        trace: &TraceContext,
+    ) -> Result<Referral, Status> {
+        let id = supplied.referral_id;
+        let mut tx = self.store.pool.begin().await.map_err(IntakeError::from)?;
+        let stored = self
+            .store
+            .lock(&mut tx, id)
+            .await
+            .map_err(IntakeError::from)?
+            .ok_or(IntakeError::NotFound(id))?;
+        caller.require_referrer_of(&stored.referrer_id, &id.to_string())?;
+        Ok(self.amend(tx, stored, supplied, trace).await?)
+    }
+
+    /// Puts the residence on the locked referral and sends it to triage again.
+    async fn amend(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        stored: crate::store::Stored,
         supplied: SuppliedResidence,
         trace: &TraceContext,
     ) -> Result<Referral, IntakeError> {
         let id = supplied.referral_id;
-        let mut tx = self.store.pool.begin().await?;
-        let stored = self
-            .store
-            .lock(&mut tx, id)
-            .await?
-            .ok_or(IntakeError::NotFound(id))?;
         let mut referral = stored.referral;
         let status = referral.status();
         let waiting = status == ReferralStatus::NeedsReview
@@ -174,6 +207,7 @@ impl IntakeApi {
         referral.status = ReferralStatus::Received as i32;
         referral.decision = None;
         referral.update_time = Some(timestamp(Utc::now()));
+        let mut tx = tx;
         self.store.amend_for_triage(&mut tx, &referral).await?;
         self.commit_for_triage(tx, &referral, trace).await?;
         tracing::info!("residence supplied; referral sent to triage again");
@@ -199,7 +233,8 @@ impl IntakeApi {
         Ok(())
     }
 
-    async fn get(&self, id: &str) -> Result<Referral, IntakeError> {
+    /// A referral, to the organisation that made it.
+    async fn get(&self, caller: &Caller, id: &str) -> Result<Referral, Status> {
         let uuid = id.trim().parse::<Uuid>().map_err(|_| {
             let quoted: String = id.chars().take(QUOTED_ID).collect();
             IntakeError::Invalid(vec![Violation::new(
@@ -207,11 +242,14 @@ impl IntakeApi {
                 format!("'{quoted}' is not a referral id (a UUID)"),
             )])
         })?;
-        self.store
+        let stored = self
+            .store
             .by_id(uuid)
-            .await?
-            .map(|stored| stored.referral)
-            .ok_or(IntakeError::NotFound(uuid))
+            .await
+            .map_err(IntakeError::from)?
+            .ok_or(IntakeError::NotFound(uuid))?;
+        caller.require_referrer_of(&stored.referrer_id, &stored.referral.id)?;
+        Ok(stored.referral)
     }
 }
 
@@ -231,20 +269,26 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<CreateReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
-        Ok(Response::new(self.create(request.into_inner()).await?))
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            self.create(&caller, request.into_inner()).await?,
+        ))
     }
 
     async fn supply_residence(
         &self,
         request: Request<SupplyResidenceRequest>,
     ) -> Result<Response<Referral>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let supplied = request::supply(&request, &self.context(Utc::now().date_naive()))
             .map_err(IntakeError::Invalid)?;
         let trace = TraceContext::start();
         let span = tracing::info_span!("supply_residence", referral_id = %supplied.referral_id, trace_id = %trace.trace_id);
         Ok(Response::new(
-            self.supply(supplied, &trace).instrument(span).await?,
+            self.supply(&caller, supplied, &trace)
+                .instrument(span)
+                .await?,
         ))
     }
 
@@ -252,6 +296,9 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<GetReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
-        Ok(Response::new(self.get(&request.into_inner().id).await?))
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            self.get(&caller, &request.into_inner().id).await?,
+        ))
     }
 }
