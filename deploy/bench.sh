@@ -21,6 +21,8 @@ psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS refroute_bench WITH (
 export REFROUTE__DATABASE__URL=postgres://postgres@127.0.0.1:5432/refroute_bench
 export REFROUTE__AMQP__URI=amqp://guest:guest@127.0.0.1:5672/refroute-bench
 export REFROUTE__TELEMETRY__FILTER=warn
+# Throwaway data under the public development keys.
+export REFROUTE__DEPLOYMENT__DEVELOPMENT=true
 export REFROUTE__INTAKE__GRPC_ADDR=127.0.0.1:22051
 export REFROUTE__TRIAGE__GRPC_ADDR=127.0.0.1:22052
 export REFROUTE__TRANSFER__GRPC_ADDR=127.0.0.1:22053

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 exit_after_demo=0
 [ "${1:-}" = "--exit-after-demo" ] && exit_after_demo=1
 
+# A development deployment: it runs with the public development keys of config/default.toml,
+# which any other deployment refuses (README, "Configuration").
+export REFROUTE__DEPLOYMENT__DEVELOPMENT=true
+
 bash deploy/ensure-services.sh
 cargo build --quiet --bins
 bin=${CARGO_TARGET_DIR:-target}/debug
@@ -15,6 +19,22 @@ logs=.refroute/logs
 mkdir -p "$logs"
 
 "$bin/refroute" migrate
+# Each service logs in to PostgreSQL as its own role (derived from database.url) and to RabbitMQ
+# as its own user, allowed its own queues only: these create the users and export the logins.
+eval "$("$bin/refroute" broker-users)"
+
+# Mutual TLS: a development CA, certificates for the services and each demo organisation, and
+# the organisations file, in .refroute/dev-pki/ (its README.md names every file). Kept across
+# runs so certificates handed to grpcurl stay valid; `refroute dev-pki --fresh` remakes them.
+pki=.refroute/dev-pki
+"$bin/refroute" dev-pki --pki "$pki"
+export REFROUTE__TLS__CA_FILE=$pki/ca.pem
+export REFROUTE__TLS__CERT_FILE=$pki/server.pem
+export REFROUTE__TLS__KEY_FILE=$pki/server.key
+export REFROUTE__ACCESS__ORGANISATIONS_FILE=$pki/organisations.toml
+# The CLI's own calls (health) go as the operator.
+export REFROUTE__CLIENT__CERT_FILE=$pki/refroute-operations.pem
+export REFROUTE__CLIENT__KEY_FILE=$pki/refroute-operations.key
 
 pids=()
 stop_all() {
@@ -30,11 +50,12 @@ done
 echo "services starting; logs in $logs/"
 "$bin/refroute" health --wait 60
 echo
-"$bin/refroute" demo
+"$bin/refroute" demo --pki "$pki"
 
 if [ "$exit_after_demo" = 0 ]; then
   echo
   echo "refroute is running (intake on 127.0.0.1:50051, coordinators on 127.0.0.1:50054). Ctrl-C stops it."
-  echo "Try: target/debug/refroute queue E09000001 --watch   (in another terminal)"
+  echo "Try (in another terminal): target/debug/refroute --as city-marac queue E09000001 --watch"
+  echo "The certificates are in $pki/ (see its README.md)."
   wait
 fi

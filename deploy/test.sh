@@ -15,6 +15,9 @@ psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datnam
 rabbitmqctl list_vhosts -q 2>/dev/null | { grep -E '^refroute-(test|smoke)' || true; } | while read -r vhost; do
   rabbitmqctl delete_vhost "$vhost" >/dev/null
 done
+rabbitmqctl list_users -q 2>/dev/null | { grep -E '^refroute-test-' || true; } | cut -f1 | while read -r user; do
+  rabbitmqctl delete_user "$user" >/dev/null
+done
 
 # The fault tests SIGKILL the real service binaries.
 cargo build --bins

@@ -3,6 +3,8 @@
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use refroute_cli::client::ClientIdentity;
+use refroute_cli::dev_pki::{self, DevOrganisation, Pki};
 use refroute_cli::migrate;
 use refroute_platform::{Secret, Settings, db, telemetry};
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
@@ -38,6 +40,47 @@ pub const DECISION_DEADLINE: Duration = Duration::from_secs(60);
 
 pub const SERVICES: [&str; 4] = ["intake", "triage", "transfer", "notification"];
 
+/// The organisation the harness calls as unless a test says otherwise: it refers (as "City of
+/// London Police", the samples' referring organisation), operates, and coordinates every
+/// panel of every area in the shipped directory, so tests about routing need not juggle
+/// identities. Tests about who may do what call as the demo organisations instead.
+pub const HARNESS: &str = "e2e-harness";
+
+/// One development PKI for the whole test process: the demo organisations plus [`HARNESS`].
+pub fn pki() -> &'static Pki {
+    static PKI: std::sync::OnceLock<Pki> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let directory = refroute_domain::Directory::from_toml(refroute_geography::SHIPPED_AREAS)
+            .expect("the shipped directory parses");
+        let mut harness = DevOrganisation::new(HARNESS, "City of London Police", "partnership")
+            .role("referrer")
+            .role("operator");
+        for area in directory.areas() {
+            harness = harness.coordinates(
+                area.code.as_str(),
+                &["MARAC", "COMMUNITY_MARAC", "CHANNEL", "REVIEW"],
+            );
+        }
+        let mut organisations = dev_pki::demo_organisations();
+        organisations.push(harness);
+        let dir = std::env::temp_dir().join(format!(
+            "refroute-test-pki-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        dev_pki::generate(&dir, &organisations).expect("making the test PKI")
+    })
+}
+
+/// The identity of `organisation` in the test PKI.
+pub fn identity(organisation: &str) -> ClientIdentity {
+    ClientIdentity::of(pki(), organisation).expect("an organisation of the test PKI")
+}
+
+/// A channel to `addr` as `organisation`.
+pub async fn channel_as(organisation: &str, addr: SocketAddr) -> anyhow::Result<Channel> {
+    identity(organisation).connect(&addr.to_string()).await
+}
+
 struct Running {
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
@@ -72,6 +115,8 @@ pub struct TestSystem {
     /// Triage's `TriageAdminService` (explain, rule set, reload).
     pub triage_admin: TriageAdminServiceClient<Channel>,
     running: HashMap<&'static str, Running>,
+    /// The broker users made for this system alone ([`spawn_system_with_own_broker_users`]).
+    broker_users: Vec<String>,
 }
 
 /// A directory under the system's temporary directory, removed when dropped.
@@ -188,9 +233,7 @@ impl Binary {
     }
 
     pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{}", self.addr))?
-            .connect()
-            .await?)
+        channel_as(HARNESS, self.addr).await
     }
 }
 
@@ -246,7 +289,18 @@ pub async fn spawn_system() -> TestSystem {
 /// The services started while the broker refuses them (their user has no permissions on the
 /// virtual host yet), as after a broker outage. [`TestSystem::open_broker`] lets them in.
 pub async fn spawn_system_with_broker_closed() -> TestSystem {
-    try_spawn_with(|_| {}, false)
+    try_spawn_with(|_| {}, false, false)
+        .await
+        .expect("spawning the test system")
+}
+
+/// Like [`spawn_system_with`], with each service logged in to the broker as its own user
+/// (`<vhost>-<service>`), allowed what `topology::permissions` allows it, and consumers checking
+/// who published each message (`amqp.users`). Costs two rabbitmqctl calls a service.
+pub async fn spawn_system_with_own_broker_users(
+    customise: impl FnOnce(&mut Settings),
+) -> TestSystem {
+    try_spawn_with(customise, true, true)
         .await
         .expect("spawning the test system")
 }
@@ -254,7 +308,7 @@ pub async fn spawn_system_with_broker_closed() -> TestSystem {
 /// Like [`spawn_system`], after `customise` has adjusted the settings, e.g. `rules.file` (a rule
 /// file written with [`TempDir`], [`rules_with`]) or `partnership.receiving_area_code`.
 pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSystem {
-    try_spawn_with(customise, true)
+    try_spawn_with(customise, true, false)
         .await
         .expect("spawning the test system")
 }
@@ -262,8 +316,11 @@ pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSys
 async fn try_spawn_with(
     customise: impl FnOnce(&mut Settings),
     broker_open: bool,
+    own_broker_users: bool,
 ) -> anyhow::Result<TestSystem> {
     let mut settings = Settings::defaults()?;
+    // The tests run with the public development keys.
+    settings.deployment.development = true;
     settings.telemetry.format = "pretty".into();
     settings.telemetry.filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
     telemetry::init(&settings.telemetry);
@@ -288,6 +345,32 @@ async fn try_spawn_with(
     settings.amqp.outbox_poll_ms = 100;
     settings.amqp.reconnect_initial_ms = 200;
     settings.amqp.reconnect_max_ms = 2000;
+    let mut broker_users = Vec::new();
+    if own_broker_users {
+        for service in SERVICES {
+            let user = format!("{vhost}-{service}");
+            let password = uuid::Uuid::new_v4().simple().to_string();
+            let p = refroute_platform::messaging::topology::permissions(
+                service,
+                &settings.amqp.exchange,
+            );
+            rabbitmqctl(&["add_user", &user, &password]).await?;
+            broker_users.push(user.clone());
+            rabbitmqctl(&[
+                "set_permissions",
+                "-p",
+                &vhost,
+                &user,
+                &p.configure,
+                &p.write,
+                &p.read,
+            ])
+            .await?;
+            let login = format!("amqp://{user}:{password}@{broker}/{vhost}");
+            *settings.amqp.logins.get_mut(service).expect("a service") = Secret::new(login);
+            *settings.amqp.users.get_mut(service).expect("a service") = user;
+        }
+    }
     for s in [
         &mut settings.intake,
         &mut settings.triage,
@@ -296,6 +379,11 @@ async fn try_spawn_with(
     ] {
         s.grpc_addr = "127.0.0.1:0".into();
     }
+    let pki = pki();
+    settings.tls.ca_file = pki.ca().display().to_string();
+    settings.tls.cert_file = pki.server_cert().display().to_string();
+    settings.tls.key_file = pki.server_key().display().to_string();
+    settings.access.organisations_file = pki.organisations().display().to_string();
     customise(&mut settings);
 
     let pool = db::connect(&settings.database).await?;
@@ -312,6 +400,7 @@ async fn try_spawn_with(
             Channel::from_static("http://127.0.0.1:1").connect_lazy(),
         ),
         running: HashMap::new(),
+        broker_users,
     };
     let ready = if broker_open {
         ServingStatus::Serving
@@ -414,6 +503,25 @@ impl TestSystem {
                 &s.partnership.receiving_area_code,
             )
             .env("REFROUTE__TELEMETRY__FILTER", "warn")
+            .env("REFROUTE__TLS__CA_FILE", &s.tls.ca_file)
+            .env("REFROUTE__TLS__CERT_FILE", &s.tls.cert_file)
+            .env("REFROUTE__TLS__KEY_FILE", &s.tls.key_file)
+            .env(
+                "REFROUTE__ACCESS__ORGANISATIONS_FILE",
+                &s.access.organisations_file,
+            )
+            .env(
+                "REFROUTE__DEPLOYMENT__DEVELOPMENT",
+                s.deployment.development.to_string(),
+            )
+            .env(
+                "REFROUTE__SECURITY__DATA_KEY_ID",
+                s.security.data_key_id.to_string(),
+            )
+            .env(
+                "REFROUTE__SECURITY__IDENTITY_KEY",
+                s.security.identity_key.expose(),
+            )
             .env(
                 format!("REFROUTE__{}__GRPC_ADDR", name.to_uppercase()),
                 addr.to_string(),
@@ -427,6 +535,26 @@ impl TestSystem {
             .kill_on_drop(true);
         if !s.rules.file.is_empty() {
             command.env("REFROUTE__RULES__FILE", &s.rules.file);
+        }
+        // The system's keyring; an id the defaults define and the system dropped is retired.
+        for id in Settings::defaults()?.security.data_keys.keys() {
+            command.env(format!("REFROUTE__SECURITY__DATA_KEYS__{id}"), "");
+        }
+        for (id, key) in &s.security.data_keys {
+            command.env(format!("REFROUTE__SECURITY__DATA_KEYS__{id}"), key.expose());
+        }
+        if let (Some(login), Some(user)) = (s.amqp.logins.get(name), s.amqp.users.get(name))
+            && !user.is_empty()
+        {
+            let upper = name.to_uppercase();
+            command.env(format!("REFROUTE__AMQP__LOGINS__{upper}"), login.expose());
+            for service in SERVICES {
+                let user = &s.amqp.users.get(service).expect("a service");
+                command.env(
+                    format!("REFROUTE__AMQP__USERS__{}", service.to_uppercase()),
+                    user,
+                );
+            }
         }
         for (key, value) in env {
             command.env(key, value);
@@ -448,9 +576,7 @@ impl TestSystem {
         let start = Instant::now();
         loop {
             let serving = async {
-                let channel = Channel::from_shared(format!("http://{addr}"))?
-                    .connect()
-                    .await?;
+                let channel = channel_as(HARNESS, addr).await?;
                 let status = HealthClient::new(channel)
                     .check(HealthCheckRequest {
                         service: String::new(),
@@ -552,10 +678,14 @@ impl TestSystem {
         self.running[name].addr
     }
 
+    /// A channel to the named service as [`HARNESS`].
     pub async fn channel(&self, name: &str) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{}", self.addr(name)))?
-            .connect()
-            .await?)
+        channel_as(HARNESS, self.addr(name)).await
+    }
+
+    /// A channel to the named service as `organisation` of the test PKI.
+    pub async fn channel_as(&self, name: &str, organisation: &str) -> anyhow::Result<Channel> {
+        channel_as(organisation, self.addr(name)).await
     }
 
     pub async fn health(&self, name: &str) -> anyhow::Result<ServingStatus> {
@@ -735,6 +865,9 @@ impl TestSystem {
             .await;
         }
         let _ = rabbitmqctl(&["delete_vhost", &self.vhost]).await;
+        for user in &self.broker_users {
+            let _ = rabbitmqctl(&["delete_user", user]).await;
+        }
     }
 }
 

@@ -6,9 +6,11 @@
 use refroute_cli::audit as cli;
 use refroute_cli::migrate;
 use refroute_cli::sample::LAWFUL_BASIS;
-use refroute_e2e::{DECISION_DEADLINE, SERVICES, Sample, spawn_system};
+use refroute_e2e::{DECISION_DEADLINE, HARNESS, SERVICES, Sample, spawn_system};
 use refroute_platform::audit::{self, Entry, Stored};
 use refroute_platform::{Settings, db};
+use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::{GetCaseRequest, GetReferralRequest, ReferralStatus};
 use sqlx::{Connection, PgConnection};
 
@@ -45,6 +47,11 @@ async fn tampered(pool: &sqlx::PgPool, tamper: &[String]) -> audit::Broken {
     verdict.expect_err("verify must fail on a tampered log")
 }
 
+/// The organisations of the development PKI the life of a referral goes through: the audit log
+/// names each by its id, from its client certificate.
+const REFERRER: &str = "city-of-london-police";
+const COORDINATOR: &str = "city-marac";
+
 fn summary(e: &Stored) -> (&str, &str, &str) {
     (e.service.as_str(), e.actor.as_str(), e.action.as_str())
 }
@@ -52,9 +59,26 @@ fn summary(e: &Stored) -> (&str, &str, &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
     let system = spawn_system().await;
+    // The referrer and the coordinator, each by its own client certificate.
+    let mut police = IntakeServiceClient::new(
+        system
+            .channel_as("intake", REFERRER)
+            .await
+            .expect("a channel as the City of London Police"),
+    );
+    let mut marac = CoordinatorServiceClient::new(
+        system
+            .channel_as("notification", COORDINATOR)
+            .await
+            .expect("a channel as the City's MARAC"),
+    );
     let victim = "Audrey Auditsson";
     // DASH 16 of 24, living in the City: routed to the City's MARAC queue.
-    let created = system.submit(Sample::new(victim).yes(16)).await;
+    let created = police
+        .create_referral(Sample::new(victim).yes(16).request())
+        .await
+        .expect("CreateReferral")
+        .into_inner();
     let id = created.id.clone();
     // Waited for in the database: every GetReferral is a disclosure, and would be audited.
     system
@@ -69,9 +93,7 @@ async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
         )
         .await;
     // Read by its coordinator, then by its referrer.
-    let case = system
-        .coordinator
-        .clone()
+    let case = marac
         .get_case(GetCaseRequest {
             referral_id: id.clone(),
         })
@@ -79,9 +101,7 @@ async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
         .expect("GetCase")
         .into_inner();
     assert_eq!(case.referral_id, id);
-    let shown = system
-        .intake
-        .clone()
+    let shown = police
         .get_referral(GetReferralRequest { id: id.clone() })
         .await
         .expect("GetReferral")
@@ -90,14 +110,13 @@ async fn a_referrals_life_is_audited_and_verify_names_any_tampered_entry() {
 
     let mut conn = system.pool.acquire().await.unwrap();
     let life = cli::show(&mut conn, &id).await.unwrap();
-    let who = audit::UNAUTHENTICATED;
     assert_eq!(
         life.iter().map(summary).collect::<Vec<_>>(),
         [
-            ("intake", who, "referral.created"),
+            ("intake", REFERRER, "referral.created"),
             ("triage", "triage", "decision.made"),
-            ("notification", who, "case.disclosed"),
-            ("intake", who, "referral.disclosed"),
+            ("notification", COORDINATOR, "case.disclosed"),
+            ("intake", REFERRER, "referral.disclosed"),
         ],
         "{}",
         cli::table(&life)
@@ -658,7 +677,7 @@ async fn every_call_that_shows_or_changes_a_referral_is_audited() {
     assert_eq!(
         reloads,
         [(
-            audit::UNAUTHENTICATED.to_string(),
+            HARNESS.to_string(),
             "london-and-home-counties v1".to_string()
         )]
     );

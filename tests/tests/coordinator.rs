@@ -343,9 +343,7 @@ async fn a_watcher_on_one_replica_sees_cases_queued_by_another() {
     let system = spawn_system().await;
     // A second notification replica, as a real process, consuming the same queue.
     let (mut replica, addr) = system.spawn_binary("notification").await.unwrap();
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
+    let channel = refroute_e2e::channel_as(refroute_e2e::HARNESS, addr)
         .await
         .unwrap();
     let mut coordinator =

@@ -2,20 +2,33 @@
 //! on all three pathways, and the demo prints why.
 
 use refroute_e2e::spawn_system;
+use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::{Outcome, Pathway, ReferralStatus};
 use std::collections::BTreeSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_routes_each_scenario_as_it_says() {
     let system = spawn_system().await;
+    // As the quick start runs it: the City's police refer, each panel's coordinator reads.
+    let mut intake = IntakeServiceClient::new(
+        system
+            .channel_as("intake", "city-of-london-police")
+            .await
+            .unwrap(),
+    );
+    let mut queues = Vec::new();
+    for (panel, coordinator) in refroute_cli::demo::CITY_COORDINATORS {
+        let channel = system
+            .channel_as("notification", coordinator)
+            .await
+            .unwrap();
+        queues.push((*panel, CoordinatorServiceClient::new(channel)));
+    }
     let mut out = Vec::new();
-    let results = refroute_cli::demo::run(
-        &mut system.intake.clone(),
-        &mut system.coordinator.clone(),
-        &mut out,
-    )
-    .await
-    .expect("demo runs");
+    let results = refroute_cli::demo::run(&mut intake, queues, &mut out)
+        .await
+        .expect("demo runs");
     let printed = String::from_utf8(out).unwrap();
     eprintln!("{printed}");
     assert_eq!(results.len(), refroute_cli::demo::scenarios("x").len());

@@ -265,11 +265,6 @@ async fn a_nul_byte_in_request_id_is_invalid_argument_not_unavailable() {
         vec![
             ("NUL in request_id", nul_id, vec!["request_id".into()]),
             (
-                "NUL in referring_organisation",
-                nul_org,
-                vec!["referral.referring_organisation".into()],
-            ),
-            (
                 "NUL in referrer_reference",
                 nul_reference,
                 vec!["referral.referrer_reference".into()],
@@ -277,6 +272,15 @@ async fn a_nul_byte_in_request_id_is_invalid_argument_not_unavailable() {
         ],
     )
     .await;
+    // The referring organisation is the caller's: any other value, a NUL in it included, is
+    // refused as naming someone else (PERMISSION_DENIED), never UNAVAILABLE.
+    let refused = system
+        .intake
+        .clone()
+        .create_referral(nul_org)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
     system.shutdown().await;
 }
 

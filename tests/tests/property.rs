@@ -566,7 +566,13 @@ impl Gen {
             details
         };
         let mut referral = Referral {
-            referring_organisation: self.text("referring_organisation", "City of London Police"),
+            // The caller's own, named or left empty: any other value is refused for naming
+            // someone else before it is parsed (tests/tests/access_scope.rs).
+            referring_organisation: if self.rng.chance(0.5) {
+                "City of London Police".into()
+            } else {
+                String::new()
+            },
             referrer_reference: self.text("referrer_reference", ""),
             pathway: self.enum_int("pathway", &[0]),
             details,

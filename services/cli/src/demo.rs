@@ -284,11 +284,21 @@ pub async fn await_outcome(
     }
 }
 
+/// The City's queues the demo shows, and which organisation of the development PKI
+/// coordinates each.
+pub const CITY_COORDINATORS: &[(Panel, &str)] = &[
+    (Panel::Marac, "city-marac"),
+    (Panel::CommunityMarac, "city-community-marac"),
+    (Panel::Channel, "city-channel"),
+    (Panel::Review, "city-marac"),
+];
+
 /// Runs every scenario in order (the repeat needs the first decided), reports each, then shows
-/// how many cases each of the City's queues holds.
+/// how many cases each of the City's queues holds, each read through its coordinator's client
+/// in `queues`.
 pub async fn run(
     intake: &mut IntakeServiceClient<Channel>,
-    coordinator: &mut CoordinatorServiceClient<Channel>,
+    queues: Vec<(Panel, CoordinatorServiceClient<Channel>)>,
     out: &mut dyn Write,
 ) -> anyhow::Result<Vec<(Scenario, Referral)>> {
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
@@ -310,13 +320,14 @@ pub async fn run(
         results.push((scenario, decided));
     }
     writeln!(out, "\nCity of London (E09000001) queues now:")?;
-    for (panel, name) in [
-        (Panel::Marac, "MARAC"),
-        (Panel::CommunityMarac, "Community MARAC"),
-        (Panel::Channel, "Channel panel"),
-        (Panel::Review, "review queue"),
-    ] {
-        let cases = crate::whole_queue_of(coordinator, CITY, panel)
+    for (panel, mut coordinator) in queues {
+        let name = match panel {
+            Panel::Marac => "MARAC",
+            Panel::CommunityMarac => "Community MARAC",
+            Panel::Channel => "Channel panel",
+            _ => "review queue",
+        };
+        let cases = crate::whole_queue_of(&mut coordinator, CITY, panel)
             .await
             .with_context(|| format!("listing the City's {name}"))?;
         let ours: Vec<_> = cases

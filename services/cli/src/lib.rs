@@ -2,9 +2,13 @@
 
 pub mod audit;
 pub mod bench;
+pub mod broker_users;
+pub mod client;
 pub mod dead_letters;
 pub mod demo;
+pub mod dev_pki;
 pub mod explain;
+pub mod keys;
 pub mod migrate;
 pub mod postcodes;
 pub mod render;

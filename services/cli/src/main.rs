@@ -1,7 +1,9 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use refroute_cli::{audit, bench, dead_letters, demo, migrate, render};
+use refroute_cli::client::ClientIdentity;
+use refroute_cli::dev_pki::{self, Pki};
+use refroute_cli::{audit, bench, broker_users, dead_letters, demo, migrate, render};
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
@@ -11,23 +13,31 @@ use refroute_proto::v1::{
     GetRuleSetRequest, Panel, ReloadRuleSetRequest, RuleSetInfo, WatchQueueRequest,
 };
 use std::time::Duration;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 /// refroute operator CLI. Reads the same configuration as the services
-/// (REFROUTE_CONFIG, then REFROUTE__SECTION__KEY environment variables).
+/// (REFROUTE_CONFIG, then REFROUTE__SECTION__KEY environment variables). Calls to the services
+/// use mutual TLS: the CA in tls.ca_file and the certificate in client.cert_file/key_file, or
+/// --as an organisation of the development PKI.
 #[derive(Parser)]
 #[command(name = "refroute", version)]
 struct Cli {
-    /// Intake gRPC endpoint (default: http:// + intake.grpc_addr from configuration).
+    /// Intake gRPC address, host:port (default: intake.grpc_addr from configuration).
     #[arg(long, global = true)]
     intake: Option<String>,
-    /// Notification (CoordinatorService) gRPC endpoint.
+    /// Notification (CoordinatorService) gRPC address.
     #[arg(long, global = true)]
     coordinator: Option<String>,
-    /// Triage (TriageAdminService) gRPC endpoint.
+    /// Triage (TriageAdminService) gRPC address.
     #[arg(long, global = true)]
     triage: Option<String>,
+    /// Call as this organisation of the development PKI: its certificate and key in
+    /// .refroute/dev-pki/ (e.g. city-marac, city-of-london-police, refroute-operations).
+    #[arg(long = "as", global = true, value_name = "ORGANISATION")]
+    as_organisation: Option<String>,
+    /// The development PKI folder (--as, dev-pki, demo).
+    #[arg(long, global = true, default_value = ".refroute/dev-pki")]
+    pki: std::path::PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,8 +85,15 @@ enum Command {
     },
     /// Show one case in a coordinator queue, with its personal details.
     Case { referral_id: String },
-    /// Post one referral per outcome and print where each went and why.
+    /// Post one referral per outcome and print where each went and why (as the development
+    /// PKI's City of London Police, reading the City's queues as their coordinators).
     Demo,
+    /// Make the development PKI (CA, certificates, organisations file) unless it is there.
+    DevPki {
+        /// Make it afresh even if it is there.
+        #[arg(long)]
+        fresh: bool,
+    },
     /// Measure end-to-end throughput and latency against the running services.
     Bench {
         /// How many referrals to post.
@@ -95,6 +112,13 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         wait: u64,
     },
+    /// Print the shell lines (rabbitmqctl, then exports) that give each service its own broker
+    /// user, allowed its own queues only: `eval "$(refroute broker-users)"`.
+    BrokerUsers {
+        /// Each user is named this followed by the service's name.
+        #[arg(long, default_value = "refroute-")]
+        prefix: String,
+    },
     /// Inspect or replay a queue's dead letters.
     DeadLetters {
         #[command(subcommand)]
@@ -104,6 +128,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Data keys: re-seal every record under the current one.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
     },
 }
 
@@ -118,6 +147,17 @@ enum AuditAction {
     },
     /// Who saw or changed a referral, what of it, when, and under which lawful basis.
     Show { referral_id: String },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Re-seal every sealed record under security.data_key_id, in batches, while the services
+    /// run (configured with the old and the new key). Safe to run again.
+    Rotate {
+        /// Records re-sealed per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,15 +219,36 @@ enum DeadLetterAction {
 }
 
 fn endpoint(flag: Option<String>, addr: &str) -> String {
-    flag.unwrap_or_else(|| format!("http://{addr}"))
+    flag.unwrap_or_else(|| addr.to_string())
 }
 
-async fn channel(url: &str) -> anyhow::Result<Channel> {
-    Channel::from_shared(url.to_string())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {url}; is the service running?"))
+/// Who the CLI calls as: `--as` an organisation of the development PKI, else the configured
+/// client certificate.
+fn identity(
+    cli_as: Option<&str>,
+    pki: &Pki,
+    settings: &Settings,
+) -> anyhow::Result<ClientIdentity> {
+    if let Some(organisation) = cli_as {
+        return ClientIdentity::of(pki, organisation).with_context(|| {
+            format!(
+                "--as {organisation}: no such organisation in {}",
+                pki.dir.display()
+            )
+        });
+    }
+    let (cert, key) = (&settings.client.cert_file, &settings.client.key_file);
+    if cert.is_empty() || key.is_empty() || settings.tls.ca_file.is_empty() {
+        anyhow::bail!(
+            "no client certificate: pass --as <organisation> (development PKI) or set \
+             REFROUTE__TLS__CA_FILE, REFROUTE__CLIENT__CERT_FILE and REFROUTE__CLIENT__KEY_FILE"
+        );
+    }
+    ClientIdentity::from_files(
+        std::path::Path::new(&settings.tls.ca_file),
+        std::path::Path::new(cert),
+        std::path::Path::new(key),
+    )
 }
 
 /// A gRPC error with every field violation spelled out.
@@ -203,9 +264,9 @@ fn explain(status: tonic::Status) -> anyhow::Error {
 
 /// The health status the service at `url` reports for `service` ("" for the service as a
 /// whole, a queue's name for that queue's consumer), or why it could not be asked.
-async fn health(url: &str, service: &str) -> String {
+async fn health(me: &ClientIdentity, addr: &str, service: &str) -> String {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let Ok(ch) = channel(url).await else {
+    let Ok(ch) = me.connect(addr).await else {
         return "UNREACHABLE".into();
     };
     match HealthClient::new(ch)
@@ -226,6 +287,12 @@ async fn main() -> anyhow::Result<()> {
     let intake_url = endpoint(cli.intake, &settings.intake.grpc_addr);
     let coordinator_url = endpoint(cli.coordinator, &settings.notification.grpc_addr);
     let triage_url = endpoint(cli.triage, &settings.triage.grpc_addr);
+    let pki = Pki {
+        dir: cli.pki.clone(),
+    };
+    let as_organisation = cli.as_organisation.clone();
+    // Resolved when a command first calls a service, so `migrate` and `dev-pki` need none.
+    let me = || identity(as_organisation.as_deref(), &pki, &settings);
     match cli.command {
         Command::Migrate => {
             migrate::run(&settings.database).await?;
@@ -243,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
                     request.request_id
                 );
             }
-            let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
+            let mut intake = IntakeServiceClient::new(me()?.connect(&intake_url).await?);
             let created = intake
                 .create_referral(request)
                 .await
@@ -257,7 +324,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&shown)?);
         }
         Command::Get { id } => {
-            let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
+            let mut intake = IntakeServiceClient::new(me()?.connect(&intake_url).await?);
             let r = intake
                 .get_referral(GetReferralRequest { id })
                 .await
@@ -266,7 +333,8 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", render::referral(&r));
         }
         Command::Queue { area, panel, watch } => {
-            let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
+            let mut coordinator =
+                CoordinatorServiceClient::new(me()?.connect(&coordinator_url).await?);
             if watch {
                 let mut stream = coordinator
                     .watch_queue(WatchQueueRequest {
@@ -293,7 +361,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Explain { referral_id } => {
-            let mut triage = TriageAdminServiceClient::new(channel(&triage_url).await?);
+            let mut triage = TriageAdminServiceClient::new(me()?.connect(&triage_url).await?);
             let e = triage
                 .explain_decision(ExplainDecisionRequest { referral_id })
                 .await
@@ -302,7 +370,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", refroute_cli::explain::render(&e));
         }
         Command::Rules { action } => {
-            let mut triage = TriageAdminServiceClient::new(channel(&triage_url).await?);
+            let mut triage = TriageAdminServiceClient::new(me()?.connect(&triage_url).await?);
             let info = match action {
                 RulesAction::Show => triage.get_rule_set(GetRuleSetRequest {}).await,
                 RulesAction::Reload => triage.reload_rule_set(ReloadRuleSetRequest {}).await,
@@ -322,7 +390,8 @@ async fn main() -> anyhow::Result<()> {
             println!("{report}");
         }
         Command::Case { referral_id } => {
-            let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
+            let mut coordinator =
+                CoordinatorServiceClient::new(me()?.connect(&coordinator_url).await?);
             let case = coordinator
                 .get_case(GetCaseRequest { referral_id })
                 .await
@@ -331,17 +400,45 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&case)?);
         }
         Command::Demo => {
-            let mut intake = IntakeServiceClient::new(channel(&intake_url).await?);
-            let mut coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
-            demo::run(&mut intake, &mut coordinator, &mut std::io::stdout()).await?;
+            let police = ClientIdentity::of(&pki, "city-of-london-police")?;
+            let mut intake = IntakeServiceClient::new(police.connect(&intake_url).await?);
+            let mut queues = Vec::new();
+            for (panel, coordinator) in demo::CITY_COORDINATORS {
+                let channel = ClientIdentity::of(&pki, coordinator)?
+                    .connect(&coordinator_url)
+                    .await?;
+                queues.push((*panel, CoordinatorServiceClient::new(channel)));
+            }
+            demo::run(&mut intake, queues, &mut std::io::stdout()).await?;
+        }
+        Command::DevPki { fresh } => {
+            let organisations = dev_pki::demo_organisations();
+            let made = if fresh {
+                dev_pki::generate(&pki.dir, &organisations)?
+            } else {
+                dev_pki::ensure(&pki.dir, &organisations)?
+            };
+            println!(
+                "development PKI in {} (see its README.md)",
+                made.dir.display()
+            );
         }
         Command::Bench {
             referrals,
             concurrency,
             area,
         } => {
-            let intake = IntakeServiceClient::new(channel(&intake_url).await?);
-            let coordinator = CoordinatorServiceClient::new(channel(&coordinator_url).await?);
+            // As the demo's police force and the City's MARAC coordinator, unless --as says.
+            let (referrer, reader) = match &as_organisation {
+                Some(_) => (me()?, me()?),
+                None => (
+                    ClientIdentity::of(&pki, "city-of-london-police")?,
+                    ClientIdentity::of(&pki, "city-marac")?,
+                ),
+            };
+            let intake = IntakeServiceClient::new(referrer.connect(&intake_url).await?);
+            let coordinator =
+                CoordinatorServiceClient::new(reader.connect(&coordinator_url).await?);
             let mut report = bench::run(intake, coordinator, &area, referrals, concurrency).await?;
             report.print(&mut std::io::stdout())?;
         }
@@ -352,18 +449,18 @@ async fn main() -> anyhow::Result<()> {
                 ("transfer", &settings.transfer.grpc_addr),
                 ("notification", &settings.notification.grpc_addr),
             ];
+            let me = me()?;
             let deadline = std::time::Instant::now() + Duration::from_secs(wait);
             loop {
                 let mut report = Vec::new();
                 for (name, addr) in services {
-                    let url = format!("http://{addr}");
-                    report.push((name.to_string(), health(&url, "").await));
+                    report.push((name.to_string(), health(&me, addr, "").await));
                     // Each of its consumers: NOT_SERVING while one is stuck on a message.
                     for queue in refroute_platform::messaging::topology::QUEUES {
                         if queue.name.split('.').next() == Some(name) {
                             report.push((
                                 format!("  {}", queue.name),
-                                health(&url, queue.name).await,
+                                health(&me, addr, queue.name).await,
                             ));
                         }
                     }
@@ -380,6 +477,22 @@ async fn main() -> anyhow::Result<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
+        }
+        Command::Keys {
+            action: KeysAction::Rotate { batch },
+        } => {
+            let sealer = refroute_platform::keys::load(&settings)?.sealer;
+            let pool = refroute_platform::db::connect(&settings.database)
+                .await
+                .context("connecting to the database")?;
+            let report = refroute_cli::keys::rotate(&pool, &sealer, batch).await?;
+            println!("re-sealed under data key {}:", sealer.current());
+            for r in &report {
+                println!("  {:<40} {}", r.column, r.records);
+            }
+        }
+        Command::BrokerUsers { prefix } => {
+            print!("{}", broker_users::render(&settings.amqp, &prefix)?);
         }
         Command::DeadLetters { action } => match action {
             DeadLetterAction::List { queue, limit } => {

@@ -65,9 +65,19 @@ pub async fn run(settings: &DatabaseSettings) -> anyhow::Result<()> {
 /// Settings for a named database on the configured server (tests make one per test).
 pub fn with_database(settings: &DatabaseSettings, name: &str) -> DatabaseSettings {
     let url = url_for(settings.url.expose(), name).expect("database.url has a database name");
+    let mut logins = settings.logins.clone();
+    for service in db::SERVICES {
+        if let Some(login) = logins.get_mut(service)
+            && !login.expose().is_empty()
+        {
+            let moved = url_for(login.expose(), name).expect("a login URL has a database name");
+            *login = Secret::new(moved);
+        }
+    }
     DatabaseSettings {
         url: Secret::new(url),
         max_connections: settings.max_connections,
+        logins,
     }
 }
 

@@ -280,7 +280,7 @@ impl CommunitySample {
             ],
             risk_score: None,
             consent: ConsentState::Given,
-            organisation: "City of London Corporation Housing".into(),
+            organisation: "City of London Police".into(),
             reference: String::new(),
         }
     }

@@ -5,6 +5,7 @@ use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use refroute_domain::{AreaCode, Directory};
+use refroute_platform::access::Caller;
 use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::crypto::IdentityHasher;
 use refroute_platform::grpc::Violation;
@@ -65,11 +66,17 @@ impl IntakeApi {
             .digest(&[b"create-referral", &client_referral.encode_to_vec()])
     }
 
+    /// Creates a referral from `caller`: it is the referring organisation, whatever the body
+    /// says, and its request ids are its own.
     async fn create(
         &self,
-        actor: &str,
-        request: CreateReferralRequest,
-    ) -> Result<Referral, IntakeError> {
+        caller: &Caller,
+        mut request: CreateReferralRequest,
+    ) -> Result<Referral, Status> {
+        if let Some(referral) = request.referral.as_mut() {
+            referral.referring_organisation =
+                caller.referring_organisation(&referral.referring_organisation)?;
+        }
         let now = Utc::now();
         let new = request::create(
             &request,
@@ -87,26 +94,28 @@ impl IntakeApi {
 
         let trace = TraceContext::start();
         let span = tracing::info_span!("create_referral", referral_id = %referral.id, trace_id = %trace.trace_id);
-        self.store_new(actor, referral, &new.request_id, &hash, &trace)
+        Ok(self
+            .store_new(referral, caller.id(), &new.request_id, &hash, &trace)
             .instrument(span)
-            .await
+            .await?)
     }
 
     async fn replay(
         &self,
-        actor: &str,
+        referrer_id: &str,
         request_id: &str,
         hash: &[u8],
     ) -> Result<Referral, IntakeError> {
         let stored = self
             .store
-            .by_request_id(request_id)
+            .by_request_id(referrer_id, request_id)
             .await?
             // The row that took the request_id is committed before the conflict is reported.
             .ok_or(IntakeError::RequestIdReused)?;
         if stored.request_hash == hash {
             tracing::info!(referral_id = %stored.referral.id, "retried CreateReferral answered with the original referral");
-            self.disclose(actor, stored.referral).await
+            // The referrer is its caller: the retry is answered to whoever made the referral.
+            self.disclose(referrer_id, stored.referral).await
         } else {
             Err(IntakeError::RequestIdReused)
         }
@@ -116,8 +125,8 @@ impl IntakeApi {
     /// a retry with the original.
     async fn store_new(
         &self,
-        actor: &str,
         referral: Referral,
+        referrer_id: &str,
         request_id: &str,
         hash: &[u8],
         trace: &TraceContext,
@@ -125,13 +134,19 @@ impl IntakeApi {
         let mut tx = self.store.pool.begin().await?;
         if !self
             .store
-            .insert(&mut tx, &referral, request_id, hash)
+            .insert(&mut tx, &referral, referrer_id, request_id, hash)
             .await?
         {
             drop(tx);
-            return self.replay(actor, request_id, hash).await;
+            return self.replay(referrer_id, request_id, hash).await;
         }
-        let created = Entry::of_referral(crate::SCHEMA, actor, action::REFERRAL_CREATED, &referral);
+        // The referrer is the caller (the access layer's organisation).
+        let created = Entry::of_referral(
+            crate::SCHEMA,
+            referrer_id,
+            action::REFERRAL_CREATED,
+            &referral,
+        );
         self.commit_for_triage(tx, &referral, trace, &[created])
             .await?;
         tracing::info!(
@@ -147,17 +162,34 @@ impl IntakeApi {
     /// retry of the same change answers with the referral.
     async fn supply(
         &self,
+        caller: &Caller,
+        supplied: SuppliedResidence,
+        trace: &TraceContext,
+    ) -> Result<Referral, Status> {
+        let id = supplied.referral_id;
+        let mut tx = self.store.pool.begin().await.map_err(IntakeError::from)?;
+        let stored = self
+            .store
+            .lock(&mut tx, id)
+            .await
+            .map_err(IntakeError::from)?
+            .ok_or(IntakeError::NotFound(id))?;
+        caller.require_referrer_of(&stored.referrer_id, &id.to_string())?;
+        Ok(self
+            .amend(audit::actor(caller), tx, stored, supplied, trace)
+            .await?)
+    }
+
+    /// Puts the residence on the locked referral and sends it to triage again.
+    async fn amend(
+        &self,
         actor: &str,
+        tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        stored: crate::store::Stored,
         supplied: SuppliedResidence,
         trace: &TraceContext,
     ) -> Result<Referral, IntakeError> {
         let id = supplied.referral_id;
-        let mut tx = self.store.pool.begin().await?;
-        let stored = self
-            .store
-            .lock(&mut tx, id)
-            .await?
-            .ok_or(IntakeError::NotFound(id))?;
         let mut referral = stored.referral;
         let status = referral.status();
         let waiting = status == ReferralStatus::NeedsReview
@@ -189,6 +221,7 @@ impl IntakeApi {
         referral.status = ReferralStatus::Received as i32;
         referral.decision = None;
         referral.update_time = Some(timestamp(Utc::now()));
+        let mut tx = tx;
         self.store.amend_for_triage(&mut tx, &referral).await?;
         let supplied = Entry::new(
             crate::SCHEMA,
@@ -238,7 +271,8 @@ impl IntakeApi {
         Ok(referral)
     }
 
-    async fn get(&self, actor: &str, id: &str) -> Result<Referral, IntakeError> {
+    /// A referral, to the organisation that made it.
+    async fn get(&self, caller: &Caller, id: &str) -> Result<Referral, Status> {
         let uuid = id.trim().parse::<Uuid>().map_err(|_| {
             let quoted: String = id.chars().take(QUOTED_ID).collect();
             IntakeError::Invalid(vec![Violation::new(
@@ -246,13 +280,14 @@ impl IntakeApi {
                 format!("'{quoted}' is not a referral id (a UUID)"),
             )])
         })?;
-        let referral = self
+        let stored = self
             .store
             .by_id(uuid)
-            .await?
-            .map(|stored| stored.referral)
+            .await
+            .map_err(IntakeError::from)?
             .ok_or(IntakeError::NotFound(uuid))?;
-        self.disclose(actor, referral).await
+        caller.require_referrer_of(&stored.referrer_id, &stored.referral.id)?;
+        Ok(self.disclose(audit::actor(caller), stored.referral).await?)
     }
 }
 
@@ -281,9 +316,9 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<CreateReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
-        let actor = audit::actor_of(&request);
+        let caller = Caller::of(&request)?;
         Ok(Response::new(
-            self.create(&actor, request.into_inner()).await?,
+            self.create(&caller, request.into_inner()).await?,
         ))
     }
 
@@ -291,14 +326,14 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<SupplyResidenceRequest>,
     ) -> Result<Response<Referral>, Status> {
-        let actor = audit::actor_of(&request);
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let supplied = request::supply(&request, &self.context(Utc::now().date_naive()))
             .map_err(IntakeError::Invalid)?;
         let trace = TraceContext::start();
         let span = tracing::info_span!("supply_residence", referral_id = %supplied.referral_id, trace_id = %trace.trace_id);
         Ok(Response::new(
-            self.supply(&actor, supplied, &trace)
+            self.supply(&caller, supplied, &trace)
                 .instrument(span)
                 .await?,
         ))
@@ -308,9 +343,9 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<GetReferralRequest>,
     ) -> Result<Response<Referral>, Status> {
-        let actor = audit::actor_of(&request);
+        let caller = Caller::of(&request)?;
         Ok(Response::new(
-            self.get(&actor, &request.into_inner().id).await?,
+            self.get(&caller, &request.into_inner().id).await?,
         ))
     }
 }

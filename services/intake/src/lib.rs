@@ -11,7 +11,6 @@ pub mod store;
 use anyhow::Context;
 use refroute_domain::AreaCode;
 use refroute_platform::Settings;
-use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{ConsumerContext, Outbox, Worker, topology};
 use refroute_platform::service;
@@ -31,6 +30,9 @@ pub async fn run(
     listener: TcpListener,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    // First, so a service with the wrong keys refuses to start before it touches anything.
+    let refroute_platform::keys::Keys { sealer, hasher } =
+        refroute_platform::keys::load(&settings)?;
     let receiving_area = AreaCode::parse(&settings.partnership.receiving_area_code)
         .context("partnership.receiving_area_code")?;
     let directory = Arc::new(refroute_platform::reference::directory(
@@ -40,8 +42,6 @@ pub async fn run(
         directory.known(&receiving_area),
         "partnership.receiving_area_code {receiving_area} is not in the area directory"
     );
-    let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
-    let hasher = IdentityHasher::from_base64(settings.security.identity_key.expose())?;
     let outbox = Outbox::new(SCHEMA, sealer.clone());
     let store = store::Store::new(pool.clone(), sealer);
 

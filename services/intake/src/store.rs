@@ -17,11 +17,14 @@ pub struct Store {
 pub struct Stored {
     pub referral: Referral,
     pub request_hash: Vec<u8>,
+    /// The organisation (its id) whose certificate created the referral.
+    pub referrer_id: String,
 }
 
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
+    referrer_id: String,
     request_hash: Vec<u8>,
     status: String,
     decision: Option<Vec<u8>>,
@@ -57,21 +60,23 @@ impl Store {
         Self { pool, sealer }
     }
 
-    /// Inserts unless `request_id` is taken. Returns false when it was.
+    /// Inserts unless the referrer has used `request_id` already. Returns false when it has.
     pub async fn insert(
         &self,
         conn: &mut PgConnection,
         referral: &Referral,
+        referrer_id: &str,
         request_id: &str,
         request_hash: &[u8],
     ) -> Result<bool, sqlx::Error> {
         let id: Uuid = referral.id.parse().expect("server-assigned UUID");
         let sealed = self.sealer.seal(&referral.id, &referral.encode_to_vec());
         let done = sqlx::query(
-            "INSERT INTO intake.referrals (id, request_id, request_hash, referring_organisation, received_area_code, status, sealed_referral) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING",
+            "INSERT INTO intake.referrals (id, referrer_id, request_id, request_hash, referring_organisation, received_area_code, status, sealed_referral) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (referrer_id, request_id) DO NOTHING",
         )
         .bind(id)
+        .bind(referrer_id)
         .bind(request_id)
         .bind(request_hash)
         .bind(&referral.referring_organisation)
@@ -83,10 +88,15 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn by_request_id(&self, request_id: &str) -> Result<Option<Stored>, StoreError> {
+    pub async fn by_request_id(
+        &self,
+        referrer_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Stored>, StoreError> {
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE request_id = $1",
+            "SELECT id, referrer_id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE referrer_id = $1 AND request_id = $2",
         )
+        .bind(referrer_id)
         .bind(request_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -95,7 +105,7 @@ impl Store {
 
     pub async fn by_id(&self, id: Uuid) -> Result<Option<Stored>, StoreError> {
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE id = $1",
+            "SELECT id, referrer_id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -110,7 +120,7 @@ impl Store {
         id: Uuid,
     ) -> Result<Option<Stored>, StoreError> {
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE id = $1 FOR UPDATE",
+            "SELECT id, referrer_id, request_hash, status, decision, sealed_referral, updated_at FROM intake.referrals WHERE id = $1 FOR UPDATE",
         )
         .bind(id)
         .fetch_optional(conn)
@@ -190,6 +200,7 @@ impl Store {
         Ok(Stored {
             referral,
             request_hash: row.request_hash,
+            referrer_id: row.referrer_id,
         })
     }
 }

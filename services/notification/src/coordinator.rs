@@ -6,6 +6,7 @@ use crate::error::{CoordinatorError, quote};
 use crate::queue::{Cursor, Hearing, QueueStore};
 use chrono::{NaiveDate, Utc};
 use refroute_domain::{AreaCode, AreaError};
+use refroute_platform::access::Caller;
 use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::grpc::Violation;
 use refroute_platform::messaging::{Outbox, TraceContext};
@@ -178,9 +179,9 @@ impl CoordinatorApi {
 
     async fn list(
         &self,
-        actor: &str,
+        caller: &Caller,
         r: ListQueueRequest,
-    ) -> Result<ListQueueResponse, CoordinatorError> {
+    ) -> Result<ListQueueResponse, Status> {
         let mut violations = Vec::new();
         let queue = queue_of(&r.area_code, r.panel, &mut violations);
         if !(0..=MAX_PAGE).contains(&r.page_size) {
@@ -202,8 +203,9 @@ impl CoordinatorApi {
             cursor
         };
         let Some((area, panel)) = queue.filter(|_| violations.is_empty()) else {
-            return Err(CoordinatorError::Invalid(violations));
+            return Err(CoordinatorError::Invalid(violations).into());
         };
+        caller.require_queue(&area, panel)?;
         let limit = if r.page_size == 0 {
             DEFAULT_PAGE
         } else {
@@ -214,33 +216,51 @@ impl CoordinatorApi {
             .list(area.as_str(), panel, after, limit as i64)
             .await
             .map_err(CoordinatorError::store)?;
-        self.disclose(actor, &cases).await?;
+        self.disclose(audit::actor(caller), &cases).await?;
         Ok(ListQueueResponse {
             cases,
             next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
         })
     }
 
-    async fn get(&self, actor: &str, r: GetCaseRequest) -> Result<Case, CoordinatorError> {
-        let id = referral_id("referral_id", &r.referral_id)
-            .map_err(|v| CoordinatorError::Invalid(vec![v]))?;
+    /// A case, to a coordinator of its queue.
+    async fn get(&self, caller: &Caller, raw_id: &str) -> Result<Case, Status> {
+        let id =
+            referral_id("referral_id", raw_id).map_err(|v| CoordinatorError::Invalid(vec![v]))?;
+        let case = self.case_for(caller, id).await?;
+        self.disclose(audit::actor(caller), std::slice::from_ref(&case))
+            .await?;
+        Ok(case)
+    }
+
+    /// The case `id`, if it is in a queue `caller` coordinates.
+    async fn case_for(&self, caller: &Caller, id: Uuid) -> Result<Case, Status> {
         let case = self
             .store
             .get(id)
             .await
             .map_err(CoordinatorError::store)?
             .ok_or(CoordinatorError::NotFound(id))?;
-        self.disclose(actor, std::slice::from_ref(&case)).await?;
+        let area = AreaCode::parse(&case.area_code)
+            .map_err(|_| CoordinatorError::Unreadable(anyhow::anyhow!("case {id} has no area")))?;
+        caller.require_case(&area, case.panel(), &case.referral_id)?;
         Ok(case)
     }
 
-    async fn hear(
-        &self,
-        actor: &str,
-        request: RecordHearingRequest,
-    ) -> Result<Case, CoordinatorError> {
+    async fn hear(&self, caller: &Caller, request: RecordHearingRequest) -> Result<Case, Status> {
         let (id, date) = validate_hearing(&request, Utc::now().date_naive())
             .map_err(CoordinatorError::Invalid)?;
+        // Only a coordinator of the case's queue records anything on it.
+        self.case_for(caller, id).await?;
+        Ok(self.record(audit::actor(caller), id, date).await?)
+    }
+
+    async fn record(
+        &self,
+        actor: &str,
+        id: Uuid,
+        date: NaiveDate,
+    ) -> Result<Case, CoordinatorError> {
         let trace = TraceContext::start();
         let span =
             tracing::info_span!("record_hearing", referral_id = %id, trace_id = %trace.trace_id);
@@ -277,20 +297,21 @@ impl CoordinatorApi {
         }
     }
 
-    fn watch(&self, actor: String, r: WatchQueueRequest) -> Result<CaseStream, CoordinatorError> {
+    fn watch(&self, caller: &Caller, r: WatchQueueRequest) -> Result<CaseStream, Status> {
         let mut violations = Vec::new();
         let Some((area, panel)) = queue_of(&r.area_code, r.panel, &mut violations) else {
-            return Err(CoordinatorError::Invalid(violations));
+            return Err(CoordinatorError::Invalid(violations).into());
         };
+        caller.require_queue(&area, panel)?;
         // Subscribe before answering, so every case queued after the call is seen or the
         // watcher is told it may not have been.
-        let mut announced = self
-            .announcements
-            .subscribe()
-            .map_err(|why| CoordinatorError::AnnouncementsMissed { why: why.into() })?;
+        let mut announced = self.announcements.subscribe().map_err(|why| {
+            Status::from(CoordinatorError::AnnouncementsMissed { why: why.into() })
+        })?;
         let (tx, rx) = mpsc::channel(64);
         let stop = self.stop.clone();
         let pool = self.store.pool.clone();
+        let actor = audit::actor(caller).to_string();
         tokio::spawn(async move {
             let end = loop {
                 let next = tokio::select! {
@@ -341,24 +362,26 @@ impl CoordinatorService for CoordinatorApi {
         &self,
         request: Request<ListQueueRequest>,
     ) -> Result<Response<ListQueueResponse>, Status> {
-        let actor = audit::actor_of(&request);
+        let caller = Caller::of(&request)?;
         Ok(Response::new(
-            self.list(&actor, request.into_inner()).await?,
+            self.list(&caller, request.into_inner()).await?,
         ))
     }
 
     async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
-        let actor = audit::actor_of(&request);
-        Ok(Response::new(self.get(&actor, request.into_inner()).await?))
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            self.get(&caller, &request.into_inner().referral_id).await?,
+        ))
     }
 
     async fn record_hearing(
         &self,
         request: Request<RecordHearingRequest>,
     ) -> Result<Response<Case>, Status> {
-        let actor = audit::actor_of(&request);
+        let caller = Caller::of(&request)?;
         Ok(Response::new(
-            self.hear(&actor, request.into_inner()).await?,
+            self.hear(&caller, request.into_inner()).await?,
         ))
     }
 
@@ -368,8 +391,8 @@ impl CoordinatorService for CoordinatorApi {
         &self,
         request: Request<WatchQueueRequest>,
     ) -> Result<Response<Self::WatchQueueStream>, Status> {
-        let actor = audit::actor_of(&request);
-        Ok(Response::new(self.watch(actor, request.into_inner())?))
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(self.watch(&caller, request.into_inner())?))
     }
 }
 

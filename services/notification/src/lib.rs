@@ -13,7 +13,6 @@ pub mod queue;
 
 use anyhow::Context;
 use refroute_platform::Settings;
-use refroute_platform::crypto::Sealer;
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{ConsumerContext, Outbox, Worker, topology};
 use refroute_platform::service;
@@ -31,7 +30,7 @@ pub async fn run(
     listener: TcpListener,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
+    let sealer = refroute_platform::keys::load(&settings)?.sealer;
     let outbox = Outbox::new(SCHEMA, sealer.clone());
     // Newly queued cases fan out to every watching coordinator in this process.
     let announcements = announce::Announcements::new(1024);

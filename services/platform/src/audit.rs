@@ -13,6 +13,7 @@
 //! append as the last statement before their commit so the lock is held briefly. A writer never
 //! reads other entries: the head is all the next hash needs.
 
+use crate::access::Caller;
 use chrono::{DateTime, SubsecRound, Utc};
 use refroute_proto::v1::{Case, Referral, referral};
 use serde::Serialize;
@@ -53,12 +54,21 @@ pub mod action {
 /// referral in a coordinator's queue and carries the same id).
 pub const REFERRAL: &str = "referral";
 
-/// Who made an API call, as the audit log records it. This is the one place the actor comes
-/// from. Until callers are authenticated (client certificates mapped to organisations), no
-/// call says who made it, and a name a client merely asserts is not an identity: every call is
-/// recorded as `unauthenticated`.
-pub fn actor_of<T>(_request: &tonic::Request<T>) -> String {
-    UNAUTHENTICATED.to_string()
+/// Who made an API call, as the audit log records it: the id of the organisation the access
+/// layer found for the client certificate. This is the one place the actor of a call comes
+/// from; a name a client merely asserts (`referring_organisation`, a header) is never one.
+pub fn actor(caller: &Caller) -> &str {
+    caller.id()
+}
+
+/// [`actor`] of the caller the access layer put in `request`, for a handler that holds no
+/// [`Caller`] of its own; `unauthenticated` if none is there (a server without the layer,
+/// which refroute does not run).
+pub fn actor_of<T>(request: &tonic::Request<T>) -> String {
+    request
+        .extensions()
+        .get::<Caller>()
+        .map_or_else(|| UNAUTHENTICATED.to_string(), |c| actor(c).to_string())
 }
 
 /// The actor of a call no certificate vouches for.

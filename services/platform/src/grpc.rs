@@ -1,10 +1,13 @@
-//! gRPC serving shared by every service: health (whose status follows the broker connection),
-//! reflection v1 and v1alpha, request deadlines, size limits set per service, graceful shutdown,
-//! and the rich error details (`BadRequest`, `ErrorInfo`) callers can act on.
+//! gRPC serving shared by every service: mutual TLS and the access layer in front of every
+//! method, health (whose status follows the broker connection), reflection v1 and v1alpha,
+//! request deadlines, size limits set per service, graceful shutdown, and the rich error details
+//! (`BadRequest`, `ErrorInfo`) callers can act on.
 
+use crate::access::AccessLayer;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 use tonic::{Code, Status};
@@ -88,18 +91,23 @@ impl GrpcServer {
         self.routes.add_service(v1).add_service(v1alpha);
     }
 
-    /// Serves until `stop`, then stops accepting and lets in-flight calls finish.
+    /// Serves mutual-TLS connections until `stop`, admitting each call through `access`, then
+    /// stops accepting and lets in-flight calls finish.
     pub async fn serve(
         mut self,
         listener: TcpListener,
+        tls: TlsAcceptor,
+        access: AccessLayer,
         stop: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
         self.add_reflection();
+        let incoming = crate::tls::incoming(listener, tls, access.service(), stop.clone());
         tonic::transport::Server::builder()
             .timeout(Duration::from_secs(30))
             .concurrency_limit_per_connection(256)
+            .layer(access)
             .add_routes(self.routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled_owned())
+            .serve_with_incoming_shutdown(ReceiverStream::new(incoming), stop.cancelled_owned())
             .await
     }
 }

@@ -29,7 +29,11 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Registry::default)
 }
 
-const HELP: [(&str, &str); 5] = [
+const HELP: [(&str, &str); 6] = [
+    (
+        "refroute_access_refused_total",
+        "Calls refused by caller identity (no or unknown certificate, missing role, another organisation's record, a TLS handshake refused), by service, method and reason.",
+    ),
     (
         "refroute_messages_total",
         "Messages settled by a consumer, by queue and result (acked, dead_lettered, retried).",

@@ -2,13 +2,16 @@
 //! broker supervisor that owns the outbox relay and the service's consumers, and stop both on
 //! the same signal. A service only says what it serves and what it consumes.
 
+use crate::access::AccessLayer;
 use crate::grpc::GrpcServer;
 use crate::messaging::{Outbox, Supervisor, Worker};
+use crate::readiness::Readiness;
 use crate::settings::{GrpcSettings, Settings};
 use crate::{db, shutdown, telemetry};
 use anyhow::Context;
 use sqlx::PgPool;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +45,11 @@ pub async fn run(
     // Cancelled by the caller's signal, or here if the gRPC server fails, so that nothing the
     // service started outlives it.
     let stop = stop.child_token();
-    let connection_name = format!("refroute-{}", parts.name);
+    let tls = crate::tls::acceptor(&settings.tls).context("mutual TLS for the gRPC server")?;
+    let access = AccessLayer::new(
+        parts.name,
+        Arc::new(crate::access::organisations(&settings.access)?),
+    );
     let metrics_listener = bind(&parts.metrics_addr).await?;
     let metrics = tokio::spawn(crate::metrics::serve(
         metrics_listener,
@@ -57,21 +64,23 @@ pub async fn run(
         stop.clone(),
     ));
     let relay = parts.outbox.relay(
-        pool,
+        pool.clone(),
         settings.amqp.exchange.clone(),
         Duration::from_millis(settings.amqp.outbox_poll_ms),
         parts.name,
     );
     let mut workers = vec![Worker::relay(relay)];
     workers.extend(parts.consumers);
+    let readiness = Readiness::new(parts.server.health(), parts.server.api_names());
     let supervisor = Supervisor::new(
         settings.amqp.clone(),
-        connection_name,
+        parts.name,
         parts.server.health(),
-        parts.server.api_names(),
+        readiness.clone(),
         workers,
     );
     supervisor.mark_not_serving().await;
+    let database = tokio::spawn(readiness.probe_database(pool.clone(), stop.clone()));
     let broker = tokio::spawn(supervisor.run(stop.clone()));
     tracing::info!(service = parts.name, addr = %listener.local_addr()?, "serving");
 
@@ -82,14 +91,18 @@ pub async fn run(
         tokio::time::sleep(DRAIN_LIMIT).await;
     };
     let served = tokio::select! {
-        served = parts.server.serve(listener, stop.clone()) => served,
+        served = parts.server.serve(listener, tls, access, stop.clone()) => served,
         _ = deadline => {
             tracing::warn!(service = parts.name, "calls still open after {DRAIN_LIMIT:?}; stopping anyway");
             Ok(())
         }
     };
     stop.cancel();
-    for (what, task) in [("broker supervisor", broker), ("pruning", housekeeping)] {
+    for (what, task) in [
+        ("broker supervisor", broker),
+        ("pruning", housekeeping),
+        ("database probe", database),
+    ] {
         if tokio::time::timeout(DRAIN_LIMIT, task).await.is_err() {
             tracing::warn!(
                 service = parts.name,
@@ -126,7 +139,9 @@ where
     telemetry::init(&settings.telemetry);
     let pool = db::connect_as_service(&settings.database, name)
         .await
-        .context("connecting to PostgreSQL as the service's role (has `refroute migrate` run?)")?;
+        .context(
+            "logging in to PostgreSQL as the service's own role (has `refroute migrate` run?)",
+        )?;
     let listener = bind(&grpc(&settings).grpc_addr).await?;
     run(settings, pool, listener, shutdown::on_signal()).await
 }

@@ -4,13 +4,14 @@
 
 use config::{Config, ConfigError, Environment, File, FileFormat};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
 /// A string that never shows itself in `Debug` output or logs.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -34,6 +35,7 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
+    pub deployment: DeploymentSettings,
     pub security: SecuritySettings,
     pub telemetry: TelemetrySettings,
     pub partnership: PartnershipSettings,
@@ -44,6 +46,35 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub rules: RulesSettings,
     pub directory: DirectorySettings,
+    pub tls: TlsSettings,
+    pub access: AccessSettings,
+    pub client: ClientSettings,
+}
+
+/// PEM files for mutual TLS. The CA is the deployment's own: nothing is trusted by default.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The CA whose certificates clients (and, for the CLI, servers) must present.
+    pub ca_file: String,
+    /// This server's certificate chain and key.
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+/// Who may call: the organisations file (see `access::organisations`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSettings {
+    pub organisations_file: String,
+}
+
+/// The certificate the `refroute` CLI presents when it calls the services.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 /// Where the rule set is read from, at start, on SIGHUP and on `ReloadRuleSet`.
@@ -120,8 +151,45 @@ impl RetentionSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
+    /// The owner's URL: `refroute migrate` and operator tools connect with it.
     pub url: Secret,
     pub max_connections: u32,
+    /// Each service's own login (see [`crate::db::service_url`]); empty derives it from `url`.
+    #[serde(default)]
+    pub logins: PerService<Secret>,
+}
+
+/// One value for each service, e.g. each service's own login; a service reads its own.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PerService<T> {
+    pub intake: T,
+    pub triage: T,
+    pub transfer: T,
+    pub notification: T,
+}
+
+impl<T> PerService<T> {
+    /// The value for `service` (`intake`, `triage`, `transfer`, `notification`).
+    pub fn get(&self, service: &str) -> Option<&T> {
+        match service {
+            "intake" => Some(&self.intake),
+            "triage" => Some(&self.triage),
+            "transfer" => Some(&self.transfer),
+            "notification" => Some(&self.notification),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, service: &str) -> Option<&mut T> {
+        match service {
+            "intake" => Some(&mut self.intake),
+            "triage" => Some(&mut self.triage),
+            "transfer" => Some(&mut self.transfer),
+            "notification" => Some(&mut self.notification),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -136,12 +204,76 @@ pub struct AmqpSettings {
     pub outbox_poll_ms: u64,
     /// A message still failing (transiently) after this long raises `alarm=consumer_stuck`.
     pub stuck_alarm_secs: u64,
+    /// Each service's own broker URI, with its own user; empty means `uri`.
+    #[serde(default)]
+    pub logins: PerService<Secret>,
+    /// Each service's broker user name, for checking who published a message; all empty: not
+    /// checked (every service shares `uri`'s user).
+    #[serde(default)]
+    pub users: PerService<String>,
+}
+
+impl AmqpSettings {
+    /// The URI `service` connects with: its own login, or the shared `uri`.
+    pub fn uri_for(&self, service: &str) -> &Secret {
+        match self.logins.get(service) {
+            Some(login) if !login.expose().is_empty() => login,
+            _ => &self.uri,
+        }
+    }
+
+    /// The broker user that must have published a message `service` sent, when per-service
+    /// users are configured.
+    pub fn expected_user(&self, service: &str) -> Option<&str> {
+        self.users
+            .get(service)
+            .map(String::as_str)
+            .filter(|u| !u.is_empty())
+    }
+
+    /// Whether consumers check who published each message (`amqp.users` is set).
+    pub fn checks_publishers(&self) -> bool {
+        !self.users.intake.is_empty()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let set = [
+            &self.users.intake,
+            &self.users.triage,
+            &self.users.transfer,
+            &self.users.notification,
+        ]
+        .iter()
+        .filter(|u| !u.is_empty())
+        .count();
+        if set != 0 && set != 4 {
+            return Err(ConfigError::Message(
+                "amqp.users: name every service's broker user, or none (a message from a \
+                 service without one could not be checked)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What kind of deployment this is.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSettings {
+    /// A development deployment may run with the public development keys (with a warning at
+    /// start); any other refuses to start with them (`crate::keys::load`).
+    pub development: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
-    pub data_key: Secret,
+    /// The data key new records are sealed under: an id in `data_keys`.
+    pub data_key_id: u16,
+    /// Data keys by id (0 to 65535), 32 bytes of base64 each. Every key a stored record may be
+    /// sealed under must be here; an empty value retires its id.
+    pub data_keys: BTreeMap<String, Secret>,
     pub identity_key: Secret,
 }
 
@@ -207,6 +339,7 @@ impl Settings {
     /// Refuses values that parse but cannot be meant, naming the key.
     pub fn validated(self) -> Result<Self, ConfigError> {
         self.retention.validate()?;
+        self.amqp.validate()?;
         Ok(self)
     }
 }
@@ -300,12 +433,76 @@ mod tests {
     }
 
     #[test]
+    fn broker_users_are_named_for_every_service_or_none() {
+        let users = |n: usize| {
+            let env = ["INTAKE", "TRIAGE", "TRANSFER", "NOTIFICATION"]
+                .iter()
+                .take(n)
+                .map(|s| (format!("REFROUTE__AMQP__USERS__{s}"), format!("mq-{s}")))
+                .collect();
+            Settings::layered(None, Some(env))
+        };
+        let err = users(3).unwrap_err().to_string();
+        assert!(err.contains("amqp.users"), "{err}");
+        assert!(!users(0).unwrap().amqp.checks_publishers());
+        let all = users(4).unwrap().amqp;
+        assert!(all.checks_publishers());
+        assert_eq!(all.expected_user("triage"), Some("mq-TRIAGE"));
+    }
+
+    #[test]
+    fn a_service_without_its_own_broker_login_uses_the_shared_uri() {
+        let env = HashMap::from([(
+            "REFROUTE__AMQP__LOGINS__TRIAGE".to_string(),
+            "amqp://refroute-triage:pw@mq/refroute".to_string(),
+        )]);
+        let amqp = Settings::layered(None, Some(env)).unwrap().amqp;
+        assert_eq!(
+            amqp.uri_for("triage").expose(),
+            "amqp://refroute-triage:pw@mq/refroute"
+        );
+        assert_eq!(amqp.uri_for("intake").expose(), amqp.uri.expose());
+    }
+
+    #[test]
     fn defaults_parse_and_hide_secrets() {
         let s = Settings::defaults().unwrap();
         assert_eq!(s.partnership.receiving_area_code, "E09000001");
         assert_eq!(s.rules.file, "");
         let shown = format!("{s:?}");
         assert!(!shown.contains("postgres://"), "{shown}");
-        assert!(!shown.contains(s.security.data_key.expose()));
+        assert!(!shown.contains(s.security.data_keys["1"].expose()));
+        assert!(
+            !s.deployment.development,
+            "a deployment is not development unless it says so"
+        );
+    }
+
+    #[test]
+    fn data_keys_are_layered_by_id_from_the_environment() {
+        let env = HashMap::from([
+            (
+                "REFROUTE__SECURITY__DATA_KEYS__2".to_string(),
+                "c2Vjb25kLWtleS1zZWNvbmQta2V5LXNlY29uZC1rZXk=".to_string(),
+            ),
+            (
+                "REFROUTE__SECURITY__DATA_KEY_ID".to_string(),
+                "2".to_string(),
+            ),
+            (
+                "REFROUTE__SECURITY__DATA_KEYS__1".to_string(),
+                String::new(),
+            ),
+            (
+                "REFROUTE__DEPLOYMENT__DEVELOPMENT".to_string(),
+                "true".to_string(),
+            ),
+        ]);
+        let s = Settings::layered(None, Some(env)).unwrap();
+        assert_eq!(s.security.data_key_id, 2);
+        let ids: Vec<&str> = s.security.data_keys.keys().map(String::as_str).collect();
+        assert_eq!(ids, ["1", "2"]);
+        assert_eq!(s.security.data_keys["1"].expose(), "", "retired");
+        assert!(s.deployment.development);
     }
 }

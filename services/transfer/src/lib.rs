@@ -109,7 +109,7 @@ pub async fn run(
     listener: TcpListener,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
+    let sealer = refroute_platform::keys::load(&settings)?.sealer;
     let outbox = Outbox::new(SCHEMA, sealer.clone());
     let server = GrpcServer::new();
     let context = ConsumerContext {

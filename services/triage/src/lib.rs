@@ -13,7 +13,6 @@ pub mod store;
 
 use anyhow::Context;
 use refroute_platform::Settings;
-use refroute_platform::crypto::{IdentityHasher, Sealer};
 use refroute_platform::grpc::GrpcServer;
 use refroute_platform::messaging::{ConsumerContext, Outbox, Worker, topology};
 use refroute_platform::{reference, service};
@@ -31,14 +30,15 @@ pub async fn run(
     listener: TcpListener,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    // First, so a service with the wrong keys refuses to start before it touches anything.
+    let refroute_platform::keys::Keys { sealer, hasher } =
+        refroute_platform::keys::load(&settings)?;
     let directory = Arc::new(reference::directory(&settings.directory)?);
     let rules = rulebook::RuleBook::load(settings.rules.clone(), directory.clone(), pool.clone())
         .await
         .context("loading the rule set")?;
     rulebook::log_reload(&Ok(rules.current()), "start");
     let postcodes = Arc::new(postcodes::load(&pool).await.context("loading postcodes")?);
-    let hasher = IdentityHasher::from_base64(settings.security.identity_key.expose())?;
-    let sealer = Sealer::from_base64(settings.security.data_key.expose())?;
     let outbox = Outbox::new(SCHEMA, sealer);
     let admin = admin::AdminApi::new(pool.clone(), rules.clone());
     let server = GrpcServer::new().add_service(

@@ -26,9 +26,9 @@ pub async fn outbox_events(
     routing_key: &str,
     referral_id: &str,
 ) -> Vec<Published> {
-    let sealer =
-        refroute_platform::crypto::Sealer::from_base64(system.settings.security.data_key.expose())
-            .unwrap();
+    let sealer = refroute_platform::keys::load(&system.settings)
+        .unwrap()
+        .sealer;
     let rows: Vec<(uuid::Uuid, String, String, Vec<u8>)> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT message_id, message_type, correlation_id, payload FROM {schema}.outbox \

@@ -18,8 +18,9 @@
 //! the channel first went (or the service restarted) are counted once each time.
 
 use super::supervisor::WorkerSession;
-use super::topology::QueueSpec;
+use super::topology::{self, QueueSpec};
 use super::{Event, Outbox, TraceContext, inbox};
+use crate::settings::AmqpSettings;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
@@ -425,6 +426,21 @@ impl<H: Handler> Consumer<H> {
                 return Ok(());
             }
         };
+        if let Err(why) = check_publisher(&delivery, &session.amqp) {
+            tracing::error!(
+                alarm = "message_dead_lettered",
+                queue,
+                message_id = %incoming.message_id,
+                reason = %why,
+                "not published by the service that publishes its routing key; dead-lettering"
+            );
+            delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await?;
+            settled(queue, "dead_lettered");
+            return Ok(());
+        }
         let span = self.span(&incoming);
         let mut backoff = FIRST_BACKOFF;
         loop {
@@ -558,6 +574,39 @@ impl<H: Handler> Consumer<H> {
                 .set_service_status(queue, ServingStatus::Serving)
                 .await;
         }
+    }
+}
+
+/// When per-service broker users are configured (`amqp.users`), a message must carry the
+/// `user_id` of the service that publishes its routing key; RabbitMQ has checked that `user_id`
+/// against the publishing connection. Anyone else who can write to the exchange (another
+/// service's user, a mistaken tool) is refused. Names only users and keys, never data.
+fn check_publisher(delivery: &Delivery, amqp: &AmqpSettings) -> Result<(), String> {
+    if !amqp.checks_publishers() {
+        return Ok(());
+    }
+    let key = delivery.routing_key.as_str();
+    let kind = delivery
+        .properties
+        .kind()
+        .as_ref()
+        .map_or("", |k| k.as_str());
+    let Some(publisher) = topology::publisher_of(key, kind) else {
+        return Err(format!(
+            "no service publishes routing key {key} (type {})",
+            kind.escape_debug()
+        ));
+    };
+    let expected = amqp.expected_user(publisher).unwrap_or_default();
+    match delivery.properties.user_id().as_ref().map(|u| u.as_str()) {
+        Some(user) if user == expected => Ok(()),
+        Some(user) => Err(format!(
+            "{key} is published by {publisher} (broker user {expected}), not by broker user {}",
+            user.escape_debug()
+        )),
+        None => Err(format!(
+            "{key} is published by {publisher} (broker user {expected}); this has no user_id"
+        )),
     }
 }
 

@@ -86,6 +86,7 @@ impl Outbox {
             exchange,
             poll,
             app_id,
+            user_id: None,
             sealer: self.sealer.clone(),
             wake: self.wake.clone(),
         }
@@ -121,11 +122,19 @@ pub struct Relay {
     exchange: String,
     poll: Duration,
     app_id: &'static str,
+    /// The broker user the relay's connection logs in as, sent as `user_id`.
+    user_id: Option<String>,
     sealer: Sealer,
     wake: Arc<Notify>,
 }
 
 impl Relay {
+    /// Sends `user` (the connection's own broker user) as every message's `user_id`.
+    pub fn publishing_as(mut self, user: Option<String>) -> Self {
+        self.user_id = user;
+        self
+    }
+
     /// Returns `Ok` on shutdown and `Err` when the channel fails (the supervisor reconnects).
     pub async fn run(self, channel: Channel, stop: CancellationToken) -> anyhow::Result<()> {
         channel
@@ -257,7 +266,12 @@ impl Relay {
             ShortString::from("traceparent"),
             AMQPValue::LongString(LongString::from(row.traceparent.as_str())),
         );
-        BasicProperties::default()
+        let properties = BasicProperties::default();
+        let properties = match &self.user_id {
+            Some(user) => properties.with_user_id(ShortString::from(user.as_str())),
+            None => properties,
+        };
+        properties
             .with_message_id(ShortString::from(row.message_id.to_string()))
             .with_correlation_id(ShortString::from(row.correlation_id.as_str()))
             .with_content_type(ShortString::from("application/x-protobuf"))

@@ -1,5 +1,6 @@
 //! Owns one broker connection per service. On loss it reports NOT_SERVING on gRPC health,
-//! reconnects with backoff, redeclares the topology and restarts every worker (consumers and
+//! reconnects with backoff, redeclares the exchanges and the service's own queues (those of its
+//! consumers; see [`topology::declare`]) and restarts every worker (consumers and
 //! the outbox relay) on fresh channels. A worker that fails on its own (its channel closed by
 //! the broker, a panic) is restarted alone on a fresh channel, with backoff, while the
 //! connection and the other workers carry on. Publishing only goes through the outbox, so
@@ -7,6 +8,7 @@
 
 use super::consumer::{Consumer, ConsumerContext};
 use super::topology::{self, QueueSpec};
+use crate::readiness::Readiness;
 use crate::settings::AmqpSettings;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -34,14 +36,16 @@ pub struct WorkerSession {
     pub amqp: Arc<AmqpSettings>,
     /// The service's gRPC health, for workers that report a status of their own.
     pub health: HealthReporter,
+    /// The service's short name (`intake`, ...).
+    pub service: &'static str,
 }
 
 /// Something that runs on its own channel for the life of a connection.
 #[derive(Clone)]
 pub struct Worker {
     name: &'static str,
-    /// The gRPC health service name the worker reports under, if any (a consumer: its queue).
-    health_key: Option<&'static str>,
+    /// The queue a consumer takes from; its health is reported under the queue's name.
+    queue: Option<&'static QueueSpec>,
     run: Arc<WorkerFn>,
 }
 
@@ -53,7 +57,7 @@ impl Worker {
     {
         Self {
             name,
-            health_key: None,
+            queue: None,
             run: Arc::new(move |session: WorkerSession| Box::pin(f(session.channel, session.stop))),
         }
     }
@@ -68,22 +72,38 @@ impl Worker {
         let consumer = Arc::new(Consumer::new(queue, context, handler));
         Self {
             name: queue.name,
-            health_key: Some(queue.name),
+            queue: Some(queue),
             run: Arc::new(move |session| Box::pin(consumer.clone().run(session))),
         }
     }
 
     /// The outbox relay.
     pub fn relay(relay: super::Relay) -> Self {
-        Self::new("outbox-relay", move |ch, stop| relay.clone().run(ch, stop))
+        Self {
+            name: "outbox-relay",
+            queue: None,
+            run: Arc::new(move |session| {
+                // RabbitMQ refuses a user_id that is not the connection's user, so a consumer
+                // can trust it to name the publisher.
+                let user = topology::user_of(session.amqp.uri_for(session.service).expose());
+                Box::pin(
+                    relay
+                        .clone()
+                        .publishing_as(user)
+                        .run(session.channel, session.stop),
+                )
+            }),
+        }
     }
 }
 
 pub struct Supervisor {
     settings: Arc<AmqpSettings>,
+    /// The service's short name: it connects with `amqp.logins.<service>` (or `amqp.uri`).
+    service: &'static str,
     connection_name: String,
     health: HealthReporter,
-    health_services: Vec<String>,
+    readiness: Readiness,
     workers: Vec<Worker>,
 }
 
@@ -93,21 +113,22 @@ enum SessionEnd {
 }
 
 impl Supervisor {
-    /// `connection_name` is what operators (and the fault tests) see in `rabbitmqctl
-    /// list_connections`; `health_services` are the gRPC service names whose health follows
-    /// the broker connection.
+    /// The connection is named `refroute-<service>`: what operators (and the fault tests) see
+    /// in `rabbitmqctl list_connections`. `readiness` carries the broker's state into the
+    /// service's overall health.
     pub fn new(
         settings: AmqpSettings,
-        connection_name: impl Into<String>,
+        service: &'static str,
         health: HealthReporter,
-        health_services: Vec<String>,
+        readiness: Readiness,
         workers: Vec<Worker>,
     ) -> Self {
         Self {
             settings: Arc::new(settings),
-            connection_name: connection_name.into(),
+            service,
+            connection_name: format!("refroute-{service}"),
             health,
-            health_services,
+            readiness,
             workers,
         }
     }
@@ -116,6 +137,11 @@ impl Supervisor {
     /// accepts its first call, so nobody is told SERVING before the broker is connected.
     pub async fn mark_not_serving(&self) {
         self.report(ServingStatus::NotServing).await;
+    }
+
+    /// The queues this service consumes, which it declares (with their dead-letter queues).
+    fn own_queues(&self) -> Vec<&'static QueueSpec> {
+        self.workers.iter().filter_map(|w| w.queue).collect()
     }
 
     pub async fn run(self, stop: CancellationToken) {
@@ -149,14 +175,14 @@ impl Supervisor {
         // A broker that accepts TCP but never answers must not stall the supervisor for ever.
         let conn = within(
             "the AMQP handshake",
-            Connection::connect(self.settings.uri.expose(), props),
+            Connection::connect(self.settings.uri_for(self.service).expose(), props),
         )
         .await??;
         let mut events = Box::pin(conn.events_listener());
         let setup = conn.create_channel().await?;
         within(
             "declaring the topology",
-            topology::declare(&setup, &self.settings),
+            topology::declare(&setup, &self.settings, &self.own_queues()),
         )
         .await??;
         let _ = within(
@@ -271,6 +297,7 @@ impl Supervisor {
             stop: stop.clone(),
             amqp: self.settings.clone(),
             health: self.health.clone(),
+            service: self.service,
         });
         let stop = stop.clone();
         let handle = running.tasks.spawn(async move {
@@ -292,16 +319,14 @@ impl Supervisor {
     }
 
     async fn report(&self, status: ServingStatus) {
-        crate::metrics::set_broker_connected(status == ServingStatus::Serving);
-        self.health.set_service_status("", status).await;
-        for name in &self.health_services {
-            self.health.set_service_status(name, status).await;
-        }
+        self.readiness
+            .set_broker(status == ServingStatus::Serving)
+            .await;
         // A consumer reports SERVING itself once it runs (and is not stuck); without the
         // broker, none can be.
         if status == ServingStatus::NotServing {
-            for key in self.workers.iter().filter_map(|w| w.health_key) {
-                self.health.set_service_status(key, status).await;
+            for queue in self.workers.iter().filter_map(|w| w.queue) {
+                self.health.set_service_status(queue.name, status).await;
             }
         }
     }

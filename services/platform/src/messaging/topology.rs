@@ -1,11 +1,15 @@
-//! The broker topology, declared in full by every service on every (re)connect, so that no
-//! publish is unroutable because a consumer has not started yet, and a restarted broker is
-//! rebuilt by whichever service reconnects first.
+//! The broker topology, and who may touch which part of it. Each service declares, on every
+//! (re)connect, the two exchanges and its own queues (with their dead-letter queues and
+//! bindings), and nothing of any other service: its broker user may configure nothing else
+//! ([`permissions`]). An event published before its consumer has ever declared its queue is
+//! returned as unroutable and stays in the outbox, which publishes it again shortly.
 
+use super::Event;
 use crate::settings::AmqpSettings;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
+use refroute_proto::v1;
 
 /// Where messages that failed for good go, one dead-letter queue per source queue.
 pub const DEAD_LETTER_EXCHANGE: &str = "refroute.dead-letter";
@@ -60,6 +64,7 @@ pub const TRANSFER_TRANSFER_REQUESTED: QueueSpec = QueueSpec {
     bindings: &["transfer.requested.v1"],
 };
 
+/// Every queue; each belongs to the service its name begins with (`triage.case-heard`: triage).
 pub const QUEUES: [&QueueSpec; 8] = [
     &TRIAGE_REFERRAL_RECEIVED,
     &TRIAGE_CASE_HEARD,
@@ -73,6 +78,102 @@ pub const QUEUES: [&QueueSpec; 8] = [
 
 pub fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}.dlq")
+}
+
+/// Which service publishes each event (routing key and `type`): a consumer refuses an event
+/// from any other broker user (when per-service users are configured, `amqp.users`).
+pub const PUBLISHERS: [(&str, &str, &str); 8] = [
+    publisher::<v1::ReferralReceived>("intake"),
+    publisher::<v1::ReferralRouted>("triage"),
+    publisher::<v1::ReferralBelowThreshold>("triage"),
+    publisher::<v1::ReferralDeclined>("triage"),
+    publisher::<v1::ReferralNeedsReview>("triage"),
+    publisher::<v1::TransferRequested>("triage"),
+    publisher::<v1::ResidenceNoticeRequested>("triage"),
+    publisher::<v1::CaseHeard>("notification"),
+];
+
+const fn publisher<E: Event>(service: &'static str) -> (&'static str, &'static str, &'static str) {
+    (E::ROUTING_KEY, E::TYPE, service)
+}
+
+/// The service that publishes a message sent under `routing_key`, or, for one put straight onto
+/// its queue (a dead letter replayed through the default exchange, which takes write permission
+/// on the queue itself), the service that publishes its `message_type`.
+pub fn publisher_of(routing_key: &str, message_type: &str) -> Option<&'static str> {
+    PUBLISHERS
+        .iter()
+        .find(|(key, _, _)| *key == routing_key)
+        .or_else(|| PUBLISHERS.iter().find(|(_, kind, _)| *kind == message_type))
+        .map(|(_, _, service)| *service)
+}
+
+/// The queues `service` consumes, and so declares.
+pub fn queues_of(service: &str) -> Vec<&'static QueueSpec> {
+    QUEUES
+        .into_iter()
+        .filter(|q| {
+            q.name
+                .split_once('.')
+                .is_some_and(|(owner, _)| owner == service)
+        })
+        .collect()
+}
+
+/// A service broker user's rights in the virtual host, as RabbitMQ regular expressions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permissions {
+    pub configure: String,
+    pub write: String,
+    pub read: String,
+}
+
+/// The one statement of what `service`'s broker user may do: declare the two exchanges and its
+/// own queues and their dead-letter queues (configure); publish to the events exchange, bind its
+/// queues and name the dead-letter exchange in a queue's arguments, which RabbitMQ counts as
+/// writing to it (write); consume its own queues and bind from the exchanges (read). It can neither
+/// consume, declare, bind nor delete another service's queue, nor read a dead-letter queue
+/// (that is the operator's, `refroute dead-letters`). `refroute broker-users` prints it as
+/// rabbitmqctl commands.
+pub fn permissions(service: &str, exchange: &str) -> Permissions {
+    let queues: Vec<String> = queues_of(service)
+        .iter()
+        .map(|q| q.name.to_string())
+        .collect();
+    let dead_letter: Vec<String> = queues.iter().map(|q| dead_letter_queue(q)).collect();
+    let exchanges = [exchange.to_string(), DEAD_LETTER_EXCHANGE.to_string()];
+    let any_of = |names: &[&[String]]| {
+        let names: Vec<String> = names
+            .iter()
+            .flat_map(|n| n.iter())
+            .map(|n| escape(n))
+            .collect();
+        format!("^({})$", names.join("|"))
+    };
+    Permissions {
+        configure: any_of(&[&exchanges, &queues, &dead_letter]),
+        write: any_of(&[&exchanges, &queues, &dead_letter]),
+        read: any_of(&[&exchanges, &queues]),
+    }
+}
+
+/// `name` as a regular expression matching itself alone.
+fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The user an AMQP URI logs in as (`guest` when it names none, as the client defaults).
+pub fn user_of(uri: &str) -> Option<String> {
+    uri.parse::<lapin::uri::AMQPUri>()
+        .ok()
+        .map(|u| u.authority.userinfo.username)
 }
 
 fn durable() -> QueueDeclareOptions {
@@ -112,7 +213,13 @@ fn quorum_args(settings: &AmqpSettings, dead_letter_to: Option<&str>) -> FieldTa
     args
 }
 
-pub async fn declare(channel: &Channel, settings: &AmqpSettings) -> lapin::Result<()> {
+/// Declares the events and dead-letter exchanges and `queues` (a service's own), each with its
+/// dead-letter queue and bindings.
+pub async fn declare(
+    channel: &Channel,
+    settings: &AmqpSettings,
+    queues: &[&QueueSpec],
+) -> lapin::Result<()> {
     let durable_exchange = ExchangeDeclareOptions {
         durable: true,
         ..Default::default()
@@ -133,7 +240,7 @@ pub async fn declare(channel: &Channel, settings: &AmqpSettings) -> lapin::Resul
             FieldTable::default(),
         )
         .await?;
-    for spec in QUEUES {
+    for spec in queues {
         let dlq = dead_letter_queue(spec.name);
         channel
             .queue_declare(
@@ -171,4 +278,62 @@ pub async fn declare(channel: &Channel, settings: &AmqpSettings) -> lapin::Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_queue_belongs_to_a_service_and_every_key_has_one_publisher() {
+        let owned: usize = crate::db::SERVICES.iter().map(|s| queues_of(s).len()).sum();
+        assert_eq!(owned, QUEUES.len());
+        for queue in QUEUES {
+            for key in queue.bindings {
+                assert!(publisher_of(key, "").is_some(), "{key} has no publisher");
+            }
+        }
+    }
+
+    #[test]
+    fn a_replayed_dead_letter_is_known_by_its_type() {
+        assert_eq!(
+            publisher_of("notification.referral-routed", "refroute.v1.ReferralRouted"),
+            Some("triage")
+        );
+        assert_eq!(publisher_of("case.heard.v1", ""), Some("notification"));
+        assert_eq!(publisher_of("triage.case-heard", "made.Up"), None);
+    }
+
+    #[test]
+    fn a_services_permissions_name_its_own_queues_only() {
+        let p = permissions("intake", "refroute.events");
+        assert_eq!(
+            p.configure,
+            r"^(refroute\.events|refroute\.dead-letter|intake\.referral-outcomes|intake\.referral-outcomes\.dlq)$"
+        );
+        assert_eq!(
+            p.write,
+            r"^(refroute\.events|refroute\.dead-letter|intake\.referral-outcomes|intake\.referral-outcomes\.dlq)$"
+        );
+        assert_eq!(
+            p.read,
+            r"^(refroute\.events|refroute\.dead-letter|intake\.referral-outcomes)$"
+        );
+        let triage = permissions("triage", "refroute.events");
+        assert!(triage.read.contains(r"triage\.case-heard"));
+        assert!(!triage.read.contains("notification"));
+    }
+
+    #[test]
+    fn the_user_of_a_uri() {
+        assert_eq!(
+            user_of("amqps://refroute-intake:pw@mq.example:5671/refroute").as_deref(),
+            Some("refroute-intake")
+        );
+        assert_eq!(
+            user_of("amqp://127.0.0.1:5672/%2f").as_deref(),
+            Some("guest")
+        );
+    }
 }

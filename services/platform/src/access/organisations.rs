@@ -1,0 +1,328 @@
+//! The organisations file: who may call, known by the SHA-256 of their client certificate.
+//!
+//! A deployment's certificate authority says a certificate is genuine; this file says whose it
+//! is and what that organisation may do. Pinning the certificate itself (not a name inside it)
+//! means a certificate the CA issued for some other purpose names no organisation here.
+//!
+//! ```toml
+//! [[organisation]]
+//! id = "city-of-london-police"          # what the audit log and refusals name
+//! name = "City of London Police"        # what referrals carry as referring_organisation
+//! kind = "police_force"                 # police_force | partner_agency | council_service | partnership | peer_deployment
+//! certificates = ["9f86d0…"]            # SHA-256 of each client certificate (DER), hex
+//! roles = ["referrer"]                  # referrer | operator | peer
+//!
+//! [[organisation.coordinates]]          # coordinator of these panels in this area
+//! area = "E09000001"
+//! panels = ["MARAC", "REVIEW"]          # MARAC | COMMUNITY_MARAC | CHANNEL | REVIEW
+//! ```
+
+use refroute_domain::AreaCode;
+use refroute_proto::v1::Panel;
+use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+/// SHA-256 of a certificate's DER encoding.
+pub type Fingerprint = [u8; 32];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    PoliceForce,
+    PartnerAgency,
+    CouncilService,
+    Partnership,
+    PeerDeployment,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Creates referrals; reads and supplies residence for its own organisation's only.
+    Referrer,
+    /// Rule set, dead letters, audit; no personal details unless also a coordinator.
+    Operator,
+    /// Another refroute deployment.
+    Peer,
+}
+
+/// One organisation, as the file describes it, checked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub kind: Kind,
+    pub roles: BTreeSet<Role>,
+    /// The queues it coordinates: (area, panel).
+    pub coordinates: BTreeSet<(AreaCode, Panel)>,
+}
+
+impl Organisation {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn coordinates(&self, area: &AreaCode, panel: Panel) -> bool {
+        self.coordinates.contains(&(area.clone(), panel))
+    }
+
+    pub fn is_coordinator(&self) -> bool {
+        !self.coordinates.is_empty()
+    }
+}
+
+/// Every organisation, by certificate fingerprint.
+#[derive(Debug, Default)]
+pub struct Organisations {
+    by_fingerprint: HashMap<Fingerprint, Arc<Organisation>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrganisationsError {
+    #[error("cannot read the organisations file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("organisations file {path}: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    organisation: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    id: String,
+    name: String,
+    kind: Kind,
+    certificates: Vec<String>,
+    #[serde(default)]
+    roles: Vec<Role>,
+    #[serde(default)]
+    coordinates: Vec<Coordinates>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Coordinates {
+    area: String,
+    panels: Vec<String>,
+}
+
+impl Organisations {
+    pub fn load(path: &Path) -> Result<Self, OrganisationsError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| OrganisationsError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|reason| OrganisationsError::Invalid {
+            path: shown,
+            reason,
+        })
+    }
+
+    /// Parses and checks the whole file; the first problem is named with the organisation's id.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut by_fingerprint = HashMap::new();
+        let mut ids = BTreeSet::new();
+        for entry in file.organisation {
+            let id = entry.id.clone();
+            let in_entry = |reason: String| format!("organisation '{id}': {reason}");
+            if !ids.insert(id.clone()) {
+                return Err(in_entry("listed twice".into()));
+            }
+            let fingerprints = entry
+                .certificates
+                .iter()
+                .map(|f| {
+                    parse_fingerprint(f).ok_or_else(|| {
+                        in_entry(format!(
+                            "certificate '{f}' is not a SHA-256 fingerprint (64 hex digits)"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let organisation = Arc::new(entry.check().map_err(in_entry)?);
+            for fingerprint in fingerprints {
+                if by_fingerprint
+                    .insert(fingerprint, organisation.clone())
+                    .is_some()
+                {
+                    return Err(in_entry(
+                        "a certificate is listed for another organisation too".into(),
+                    ));
+                }
+            }
+        }
+        Ok(Self { by_fingerprint })
+    }
+
+    pub fn by_fingerprint(&self, fingerprint: &Fingerprint) -> Option<Arc<Organisation>> {
+        self.by_fingerprint.get(fingerprint).cloned()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_fingerprint.is_empty()
+    }
+}
+
+impl Entry {
+    fn check(self) -> Result<Organisation, String> {
+        if self.id.trim().is_empty() || self.id.chars().any(|c| c.is_control()) {
+            return Err("id must be non-empty printable text".into());
+        }
+        if self.name.trim().is_empty() {
+            return Err("name must not be empty".into());
+        }
+        if self.certificates.is_empty() {
+            return Err("lists no certificate, so nothing could ever act as it".into());
+        }
+        let mut coordinates = BTreeSet::new();
+        for c in self.coordinates {
+            let area = AreaCode::parse(&c.area).map_err(|e| e.to_string())?;
+            if c.panels.is_empty() {
+                return Err(format!("coordinates in {area} name no panel"));
+            }
+            for name in &c.panels {
+                let panel = Panel::from_str_name(&format!("PANEL_{name}"))
+                    .filter(|p| *p != Panel::Unspecified)
+                    .ok_or_else(|| {
+                        format!(
+                            "'{name}' is not a panel (MARAC, COMMUNITY_MARAC, CHANNEL or REVIEW)"
+                        )
+                    })?;
+                coordinates.insert((area.clone(), panel));
+            }
+        }
+        Ok(Organisation {
+            id: self.id,
+            name: self.name,
+            kind: self.kind,
+            roles: self.roles.into_iter().collect(),
+            coordinates,
+        })
+    }
+}
+
+fn parse_fingerprint(hex: &str) -> Option<Fingerprint> {
+    let hex = hex.trim().replace(':', "");
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The fingerprint as the organisations file writes it: 64 lower-case hex digits.
+pub fn fingerprint_hex(fingerprint: &Fingerprint) -> String {
+    fingerprint.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a certificate's DER bytes.
+pub fn fingerprint_of(der: &[u8]) -> Fingerprint {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "aa00000000000000000000000000000000000000000000000000000000000001";
+    const B: &str = "bb00000000000000000000000000000000000000000000000000000000000002";
+
+    fn file(body: &str) -> String {
+        format!(
+            "[[organisation]]\nid = \"city-police\"\nname = \"City of London Police\"\nkind = \"police_force\"\n{body}"
+        )
+    }
+
+    #[test]
+    fn an_organisation_has_its_roles_and_queues() {
+        let text = file(&format!(
+            "certificates = [\"{A}\", \"{}\"]\nroles = [\"referrer\"]\n[[organisation.coordinates]]\narea = \"e09000001\"\npanels = [\"MARAC\", \"REVIEW\"]\n",
+            B.to_uppercase()
+        ));
+        let orgs = Organisations::parse(&text).unwrap();
+        let a = orgs.by_fingerprint(&parse_fingerprint(A).unwrap()).unwrap();
+        let b = orgs.by_fingerprint(&parse_fingerprint(B).unwrap()).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(a.has(Role::Referrer) && !a.has(Role::Operator));
+        let city = AreaCode::city_of_london();
+        assert!(a.coordinates(&city, Panel::Marac));
+        assert!(a.coordinates(&city, Panel::Review));
+        assert!(!a.coordinates(&city, Panel::Channel));
+        assert!(!a.coordinates(&AreaCode::parse("E09000012").unwrap(), Panel::Marac));
+    }
+
+    #[test]
+    fn mistakes_are_refused_naming_the_organisation() {
+        for (body, says) in [
+            ("certificates = []\n", "lists no certificate"),
+            ("certificates = [\"abc\"]\n", "not a SHA-256 fingerprint"),
+            (
+                &format!("certificates = [\"{A}\"]\nroles = [\"admin\"]\n"),
+                "unknown variant",
+            ),
+            (
+                &format!(
+                    "certificates = [\"{A}\"]\n[[organisation.coordinates]]\narea = \"E09000001\"\npanels = [\"CHANEL\"]\n"
+                ),
+                "'CHANEL' is not a panel",
+            ),
+            (
+                &format!(
+                    "certificates = [\"{A}\"]\n[[organisation.coordinates]]\narea = \"E0900\"\npanels = [\"MARAC\"]\n"
+                ),
+                "not a GSS code",
+            ),
+            (
+                &format!("certificates = [\"{A}\"]\nsurname = \"x\"\n"),
+                "unknown field",
+            ),
+        ] {
+            let err = Organisations::parse(&file(body)).unwrap_err();
+            assert!(err.contains(says), "{body}: {err}");
+        }
+        let twice = format!(
+            "{}\n{}",
+            file(&format!("certificates = [\"{A}\"]\n")),
+            file(&format!("certificates = [\"{B}\"]\n"))
+        );
+        assert!(
+            Organisations::parse(&twice)
+                .unwrap_err()
+                .contains("listed twice")
+        );
+        let shared = format!(
+            "{}\n{}",
+            file(&format!("certificates = [\"{A}\"]\n")),
+            file(&format!("certificates = [\"{A}\"]\n")).replace("city-police", "met")
+        );
+        assert!(
+            Organisations::parse(&shared)
+                .unwrap_err()
+                .contains("another organisation too")
+        );
+    }
+
+    #[test]
+    fn fingerprints_round_trip() {
+        let f = fingerprint_of(b"certificate");
+        assert_eq!(parse_fingerprint(&fingerprint_hex(&f)), Some(f));
+        assert_eq!(fingerprint_hex(&f).len(), 64);
+    }
+}
