@@ -94,6 +94,12 @@ pub const NOT_SEALED: &[(&str, &str)] = &[
         "public._sqlx_migrations.checksum",
         "checksums of the applied migrations",
     ),
+    (
+        "audit.entries.prev_hash",
+        "SHA-256 of the previous audit entry (names and ids only, never values)",
+    ),
+    ("audit.entries.hash", "SHA-256 of the audit entry"),
+    ("audit.head.hash", "SHA-256 of the latest audit entry"),
 ];
 
 /// How the database's `bytea` columns differ from [`SEALED`] and [`NOT_SEALED`].
