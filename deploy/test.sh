@@ -18,6 +18,8 @@ done
 rabbitmqctl list_users -q 2>/dev/null | { grep -E '^refroute-test-' || true; } | cut -f1 | while read -r user; do
   rabbitmqctl delete_user "$user" >/dev/null
 done
+# Each test process makes its own development PKI (tests/src/lib.rs `pki`).
+rm -rf "${TMPDIR:-/tmp}"/refroute-test-pki-*
 
 # The fault tests SIGKILL the real service binaries.
 cargo build --bins
