@@ -29,6 +29,16 @@ export REFROUTE__TRANSFER__GRPC_ADDR=127.0.0.1:22053
 export REFROUTE__NOTIFICATION__GRPC_ADDR=127.0.0.1:22054
 for svc in INTAKE TRIAGE TRANSFER NOTIFICATION; do export "REFROUTE__${svc}__METRICS_ADDR=127.0.0.1:0"; done
 "$bin/refroute" migrate >/dev/null
+# Mutual TLS as in the quick start: the development PKI, its organisations file, and the CLI
+# calling as the operator (health) and, for the benchmark, as the City's police and MARAC.
+pki=.refroute/dev-pki
+"$bin/refroute" dev-pki --pki "$pki" >/dev/null
+export REFROUTE__TLS__CA_FILE=$pki/ca.pem
+export REFROUTE__TLS__CERT_FILE=$pki/server.pem
+export REFROUTE__TLS__KEY_FILE=$pki/server.key
+export REFROUTE__ACCESS__ORGANISATIONS_FILE=$pki/organisations.toml
+export REFROUTE__CLIENT__CERT_FILE=$pki/refroute-operations.pem
+export REFROUTE__CLIENT__KEY_FILE=$pki/refroute-operations.key
 
 declare -A pids
 cleanup() {
@@ -45,7 +55,7 @@ done
 "$bin/refroute" health --wait 60 >/dev/null
 
 echo "refroute bench: $referrals referrals, $concurrency concurrent clients, release build, $(nproc) cores"
-"$bin/refroute" bench --referrals "$referrals" --concurrency "$concurrency"
+"$bin/refroute" bench --pki "$pki" --referrals "$referrals" --concurrency "$concurrency"
 echo "peak resident memory (VmHWM):"
 for svc in intake triage transfer notification; do
   printf '  %-13s %s\n' "$svc" "$(awk '/VmHWM/ {print $2, $3}' "/proc/${pids[$svc]}/status")"

@@ -42,7 +42,7 @@ pub const SERVICES: [&str; 4] = ["intake", "triage", "transfer", "notification"]
 
 /// The organisation the harness calls as unless a test says otherwise: it refers (as "City of
 /// London Police", the samples' referring organisation), operates, and coordinates every
-/// panel of every area in the shipped directory, so tests about routing need not juggle
+/// panel of every current local authority, so tests about routing need not juggle
 /// identities. Tests about who may do what call as the demo organisations instead.
 pub const HARNESS: &str = "e2e-harness";
 
@@ -50,16 +50,13 @@ pub const HARNESS: &str = "e2e-harness";
 pub fn pki() -> &'static Pki {
     static PKI: std::sync::OnceLock<Pki> = std::sync::OnceLock::new();
     PKI.get_or_init(|| {
-        let directory = refroute_domain::Directory::from_toml(refroute_geography::SHIPPED_AREAS)
-            .expect("the shipped directory parses");
         let mut harness = DevOrganisation::new(HARNESS, "City of London Police", "partnership")
             .role("referrer")
             .role("operator");
-        for area in directory.areas() {
-            harness = harness.coordinates(
-                area.code.as_str(),
-                &["MARAC", "COMMUNITY_MARAC", "CHANNEL", "REVIEW"],
-            );
+        // Every current UK local authority, in the directory or not (a case may be queued in
+        // any area a referral can name).
+        for area in refroute_geography::local_authorities::all() {
+            harness = harness.coordinates(area, &["MARAC", "COMMUNITY_MARAC", "CHANNEL", "REVIEW"]);
         }
         let mut organisations = dev_pki::demo_organisations();
         organisations.push(harness);

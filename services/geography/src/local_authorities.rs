@@ -42,6 +42,11 @@ pub fn crown_dependency(code: &str) -> Option<&'static str> {
     }
 }
 
+/// Every current local authority's code, sorted.
+pub fn all() -> impl Iterator<Item = &'static str> {
+    CODES.iter().copied()
+}
+
 /// How many codes the list holds.
 pub fn count() -> usize {
     CODES.len()
