@@ -22,6 +22,9 @@ mkdir -p "$logs"
 # Each service logs in to PostgreSQL as its own role (derived from database.url) and to RabbitMQ
 # as its own user, allowed its own queues only: these create the users and export the logins.
 eval "$("$bin/refroute" broker-users)"
+# They may declare only their own queues, so the whole topology is declared first, as amqp.uri's
+# user: an event published before its consumer's queue existed would be lost to that consumer.
+"$bin/refroute" declare-topology
 
 # Mutual TLS: a development CA, certificates for the services and each demo organisation, and
 # the organisations file, in .refroute/dev-pki/ (its README.md names every file). Kept across

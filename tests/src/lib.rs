@@ -344,6 +344,10 @@ async fn try_spawn_with(
     settings.amqp.reconnect_max_ms = 2000;
     let mut broker_users = Vec::new();
     if own_broker_users {
+        // As an operator does once before the services first start (see `declare_everything`).
+        if broker_open {
+            refroute_platform::messaging::topology::declare_everything(&settings.amqp).await?;
+        }
         for service in SERVICES {
             let user = format!("{vhost}-{service}");
             let password = uuid::Uuid::new_v4().simple().to_string();

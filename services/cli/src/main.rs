@@ -119,6 +119,9 @@ enum Command {
         #[arg(long, default_value = "refroute-")]
         prefix: String,
     },
+    /// Declare every exchange, queue and binding as the user of amqp.uri, once before services
+    /// with their own broker users first start (they may declare only their own queues).
+    DeclareTopology,
     /// Inspect or replay a queue's dead letters.
     DeadLetters {
         #[command(subcommand)]
@@ -490,6 +493,10 @@ async fn main() -> anyhow::Result<()> {
             for r in &report {
                 println!("  {:<40} {}", r.column, r.records);
             }
+        }
+        Command::DeclareTopology => {
+            refroute_platform::messaging::topology::declare_everything(&settings.amqp).await?;
+            println!("broker topology declared");
         }
         Command::BrokerUsers { prefix } => {
             print!("{}", broker_users::render(&settings.amqp, &prefix)?);

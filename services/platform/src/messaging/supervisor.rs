@@ -140,8 +140,17 @@ impl Supervisor {
     }
 
     /// The queues this service consumes, which it declares (with their dead-letter queues).
-    fn own_queues(&self) -> Vec<&'static QueueSpec> {
-        self.workers.iter().filter_map(|w| w.queue).collect()
+    /// What this service declares on connecting. Sharing one broker user, it declares every
+    /// queue: a topic exchange drops an event for a queue that does not exist yet as long as
+    /// some other queue takes it, so a publisher that started before a consumer's first start
+    /// would lose that consumer's copy. With its own user it may declare only its own queues;
+    /// the whole topology is then declared once beforehand (`refroute declare-topology`).
+    fn queues_to_declare(&self) -> Vec<&'static QueueSpec> {
+        if self.settings.checks_publishers() {
+            self.workers.iter().filter_map(|w| w.queue).collect()
+        } else {
+            topology::QUEUES.to_vec()
+        }
     }
 
     pub async fn run(self, stop: CancellationToken) {
@@ -182,7 +191,7 @@ impl Supervisor {
         let setup = conn.create_channel().await?;
         within(
             "declaring the topology",
-            topology::declare(&setup, &self.settings, &self.own_queues()),
+            topology::declare(&setup, &self.settings, &self.queues_to_declare()),
         )
         .await??;
         let _ = within(

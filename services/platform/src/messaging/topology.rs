@@ -213,8 +213,25 @@ fn quorum_args(settings: &AmqpSettings, dead_letter_to: Option<&str>) -> FieldTa
     args
 }
 
-/// Declares the events and dead-letter exchanges and `queues` (a service's own), each with its
-/// dead-letter queue and bindings.
+/// Declares every queue, exchange and binding over a connection of its own to `settings.uri`
+/// (a user allowed to configure them all). Services with their own broker users declare only
+/// their own queues, so this runs once before they first start: otherwise an event published
+/// before its consumer's queue existed would reach the other queues bound to it and never that
+/// one.
+pub async fn declare_everything(settings: &AmqpSettings) -> lapin::Result<()> {
+    let conn = lapin::Connection::connect(
+        settings.uri.expose(),
+        lapin::ConnectionProperties::default(),
+    )
+    .await?;
+    let channel = conn.create_channel().await?;
+    declare(&channel, settings, &QUEUES).await?;
+    conn.close(200, ShortString::from("topology declared"))
+        .await
+}
+
+/// Declares the events and dead-letter exchanges and `queues`, each with its dead-letter queue
+/// and bindings.
 pub async fn declare(
     channel: &Channel,
     settings: &AmqpSettings,
