@@ -31,7 +31,7 @@ const MAIDSTONE: &str = "E07000110";
 const DARTFORD: &str = "E07000107";
 const CHELMSFORD: &str = "E07000070";
 const GUILDFORD: &str = "E07000209";
-/// Beyond London: people live all over the UK (DOMAIN.md 2.2), and the directory has every
+/// Beyond London: people live all over the UK (docs/DOMAIN.md 2.2), and the directory has every
 /// local authority of Great Britain.
 const CARDIFF: &str = "W06000015";
 const MANCHESTER: &str = "E08000003";
@@ -868,7 +868,7 @@ async fn medway_applies_its_local_criterion_and_six_month_window() {
     system.shutdown().await;
 }
 
-/// The corpus's fixtures are facts of the shipped data, not guesses (DOMAIN.md 3.3: reference
+/// The corpus's fixtures are facts of the shipped data, not guesses (docs/DOMAIN.md 3.3: reference
 /// data from elsewhere is often wrong).
 #[test]
 fn the_corpus_postcodes_are_where_the_shipped_data_puts_them() {

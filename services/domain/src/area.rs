@@ -1,4 +1,4 @@
-//! Local authorities by ONS GSS code (DOMAIN.md 3.1). A code is only a well-formed identifier;
+//! Local authorities by ONS GSS code (docs/DOMAIN.md 3.1). A code is only a well-formed identifier;
 //! whether refroute knows the area, its name and its police force is the [`crate::Directory`]'s
 //! business, because a deployment extends the directory by configuration, and whether it names a
 //! current local authority at all is the shipped ONSPD list's (`refroute_geography::local_authorities`).

@@ -1,4 +1,4 @@
-//! Community MARAC (DOMAIN.md 2.2): place-based, for ASB, public disorder or crime with
+//! Community MARAC (docs/DOMAIN.md 2.2): place-based, for ASB, public disorder or crime with
 //! vulnerability or high risk. Suicide threats or attempts alone are not accepted. The case
 //! stays with the panel of the area where the behaviour happened even when the person lives
 //! elsewhere; the statutory services of the area of residence are then notified and invited.

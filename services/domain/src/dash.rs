@@ -14,7 +14,7 @@ pub enum DashAnswer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DashChecklist([DashAnswer; DASH_QUESTIONS]);
 
-/// Local DASH bands (DOMAIN.md 2.1): 1-9 standard, 10-13 medium, 14+ high.
+/// Local DASH bands (docs/DOMAIN.md 2.1): 1-9 standard, 10-13 medium, 14+ high.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RiskBand {
     Standard,

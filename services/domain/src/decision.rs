@@ -174,7 +174,7 @@ impl Decision {
 
     /// A Community MARAC case heard where the behaviour happened whose person's residence is
     /// not known yet: the invitation of their home area's statutory services waits for it
-    /// (DOMAIN.md 2.2), and supplying the residence decides the case again to send it.
+    /// (docs/DOMAIN.md 2.2), and supplying the residence decides the case again to send it.
     pub fn invitation_awaits_residence(&self) -> bool {
         self.pathway == Pathway::CommunityMarac
             && self.outcome == Outcome::Routed

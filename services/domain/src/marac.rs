@@ -1,4 +1,4 @@
-//! Domestic-abuse MARAC triage (DOMAIN.md 2.1): which SafeLives criterion (or local criterion)
+//! Domestic-abuse MARAC triage (docs/DOMAIN.md 2.1): which SafeLives criterion (or local criterion)
 //! a case meets under the rules of the area that received it, and whose MARAC hears it: where
 //! the victim lives; where the incident happened when the victim has no fixed abode.
 

@@ -1,4 +1,4 @@
-//! Prevent (DOMAIN.md 2.3): a radicalisation concern goes to the Channel panel of the local
+//! Prevent (docs/DOMAIN.md 2.3): a radicalisation concern goes to the Channel panel of the local
 //! authority where the person lives when that is the receiving area; otherwise it is handed over
 //! to the police force of their residence, which runs its own Prevent assessment. Consent state
 //! and age travel with the case because Channel is voluntary and a child's consent is a parent's.

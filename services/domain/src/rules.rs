@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use toml::Spanned;
 
-/// What a repeat window counts from (DOMAIN.md 2.1: some areas count from the last meeting).
+/// What a repeat window counts from (docs/DOMAIN.md 2.1: some areas count from the last meeting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RepeatAnchor {
     LastReferral,

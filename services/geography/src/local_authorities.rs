@@ -33,7 +33,7 @@ pub const CHANNEL_ISLANDS: &str = "L99999999";
 
 /// The Crown Dependency an ONSPD pseudo code stands for: the Isle of Man and the Channel
 /// Islands have postcodes but no UK local authority, so ONSPD gives their postcodes these codes
-/// in `laua` (DOMAIN.md 3.3). `None` for every other code.
+/// in `laua` (docs/DOMAIN.md 3.3). `None` for every other code.
 pub fn crown_dependency(code: &str) -> Option<&'static str> {
     match code {
         ISLE_OF_MAN => Some("the Isle of Man"),

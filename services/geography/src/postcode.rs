@@ -1,5 +1,5 @@
 //! A UK postcode, checked for form before anything looks it up, because only a *full* postcode
-//! decides the local authority (districts and sectors straddle borough lines, DOMAIN.md 3.3): a
+//! decides the local authority (districts and sectors straddle borough lines, docs/DOMAIN.md 3.3): a
 //! partial or Northern Irish postcode is refused with a reason an integrator can act on, never
 //! guessed from. Error messages never repeat the input: a postcode in a referral is personal data
 //! and errors end up in logs.

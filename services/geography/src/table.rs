@@ -100,7 +100,7 @@ pub enum Lookup<'a> {
     /// A live postcode in this local authority.
     Live { laua: &'a str },
     /// A terminated postcode; ONS still places it in this local authority, but it needs review
-    /// (DOMAIN.md 3.3).
+    /// (docs/DOMAIN.md 3.3).
     Terminated { laua: &'a str },
     /// Listed by a source that does not record termination (the shipped data): the local
     /// authority is ONS's, but the postcode may be terminated. About a third of ONSPD rows are

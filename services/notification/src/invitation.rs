@@ -1,4 +1,4 @@
-//! A Community MARAC invitation waiting for the residence (DOMAIN.md 2.2). The case is heard
+//! A Community MARAC invitation waiting for the residence (docs/DOMAIN.md 2.2). The case is heard
 //! where the behaviour happened whatever the residence, but the statutory services of the area
 //! where the person lives are invited, and that cannot be addressed while the residence is
 //! unknown. What is owed is recorded all the same, in `notification.deliveries` as

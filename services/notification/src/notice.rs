@@ -1,4 +1,4 @@
-//! Residence notices (DOMAIN.md 2.2): a Community MARAC case stays with the panel of the area
+//! Residence notices (docs/DOMAIN.md 2.2): a Community MARAC case stays with the panel of the area
 //! where the behaviour happened, and the statutory services of the area where the person lives
 //! are notified and invited. Each notice becomes a delivery in `notification.deliveries`,
 //! addressed to that area's statutory-services contact in the directory. Nothing is sent yet
@@ -7,7 +7,7 @@
 //! Two rules hold here, whatever the directory says:
 //! - a notice is never dropped: with no contact to address it to, it is recorded `UNRESOLVED`
 //!   and raised as `alarm=notice_without_recipient`;
-//! - nobody on the referral's do-not-inform list is ever told (DOMAIN.md 4): a notice addressed
+//! - nobody on the referral's do-not-inform list is ever told (docs/DOMAIN.md 4): a notice addressed
 //!   to one is refused and dead-lettered, and nothing is recorded.
 
 use prost::Message;

@@ -1,4 +1,4 @@
-//! The tamper-evident audit log (DOMAIN.md 4: "every disclosure records who received what, when
+//! The tamper-evident audit log (docs/DOMAIN.md 4: "every disclosure records who received what, when
 //! and why"). Every disclosure (a referral or case returned to a caller or sent on a watch
 //! stream), every decision and every action is one [`Entry`] appended to `audit.entries`: who,
 //! which record, which fields (their names, never their values), when, and the lawful basis
