@@ -39,6 +39,16 @@ export REFROUTE__ACCESS__ORGANISATIONS_FILE=$pki/organisations.toml
 export REFROUTE__CLIENT__CERT_FILE=$pki/refroute-operations.pem
 export REFROUTE__CLIENT__KEY_FILE=$pki/refroute-operations.key
 
+# Mail goes to a local sink that keeps every message in .refroute/mail/messages.jsonl and
+# sends none on (deploy/smtp-sink.py), over STARTTLS with the development server certificate.
+# The directory file gives Hackney's contacts addresses (deploy/examples/directory.toml).
+mkdir -p .refroute/mail
+export REFROUTE__DELIVERY__EMAIL__HOST=localhost
+export REFROUTE__DELIVERY__EMAIL__PORT=${REFROUTE_SMTP_PORT:-2525}
+export REFROUTE__DELIVERY__EMAIL__TLS=starttls
+export REFROUTE__DELIVERY__EMAIL__CA_FILE=$pki/ca.pem
+export REFROUTE__DIRECTORY__FILE=deploy/examples/directory.toml
+
 pids=()
 stop_all() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -46,6 +56,10 @@ stop_all() {
 }
 trap stop_all EXIT
 
+python3 deploy/smtp-sink.py --port "$REFROUTE__DELIVERY__EMAIL__PORT" \
+  --out .refroute/mail/messages.jsonl --cert "$pki/server.pem" --key "$pki/server.key" \
+  --require-starttls >"$logs/smtp-sink.log" 2>&1 &
+pids+=($!)
 for svc in intake triage transfer notification; do
   "$bin/refroute-$svc" >"$logs/$svc.log" 2>&1 &
   pids+=($!)
@@ -59,6 +73,6 @@ if [ "$exit_after_demo" = 0 ]; then
   echo
   echo "refroute is running (intake on 127.0.0.1:50051, coordinators on 127.0.0.1:50054). Ctrl-C stops it."
   echo "Try (in another terminal): target/debug/refroute --as city-marac queue E09000001 --watch"
-  echo "The certificates are in $pki/ (see its README.md)."
+  echo "The certificates are in $pki/ (see its README.md). Mail sent: .refroute/mail/messages.jsonl"
   wait
 fi

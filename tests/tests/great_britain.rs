@@ -158,7 +158,7 @@ async fn residences_across_great_britain_go_where_they_belong() {
     );
     assert_eq!(d.notify_area_codes, [MANCHESTER]);
     let notice = format!(
-        "SELECT count(*) FROM notification.deliveries WHERE referral_id = '{}' AND state = 'PENDING_DELIVERY'",
+        "SELECT count(*) FROM notification.deliveries WHERE referral_id = '{}' AND state = 'NO_RECIPIENT'",
         invited.id
     );
     system.assert_count(&notice, 1, WAIT).await;
@@ -167,7 +167,7 @@ async fn residences_across_great_britain_go_where_they_belong() {
         [(
             MANCHESTER.into(),
             "Manchester City Council".into(),
-            "PENDING_DELIVERY".into()
+            "NO_RECIPIENT".into()
         )]
     );
 
@@ -286,7 +286,7 @@ async fn a_community_marac_case_never_waits_for_the_residence_only_its_invitatio
     );
     assert!(d.action_required.is_empty());
     let pending = format!(
-        "SELECT count(*) FROM notification.deliveries WHERE referral_id = '{}' AND state = 'PENDING_DELIVERY'",
+        "SELECT count(*) FROM notification.deliveries WHERE referral_id = '{}' AND state = 'NO_RECIPIENT'",
         held.id
     );
     system.assert_count(&pending, 1, WAIT).await;
@@ -298,7 +298,7 @@ async fn a_community_marac_case_never_waits_for_the_residence_only_its_invitatio
             (
                 MANCHESTER.into(),
                 "Manchester City Council".into(),
-                "PENDING_DELIVERY".into()
+                "NO_RECIPIENT".into()
             )
         ]
     );

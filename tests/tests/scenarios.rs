@@ -590,7 +590,7 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
             transfers.len() as i64,
         ),
         (
-            "SELECT count(*) FROM notification.deliveries WHERE state = 'PENDING_DELIVERY'",
+            "SELECT count(*) FROM notification.deliveries WHERE state = 'NO_RECIPIENT'",
             notices.len() as i64,
         ),
         (

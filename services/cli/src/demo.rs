@@ -11,7 +11,8 @@ use anyhow::{Context, bail};
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::{
-    Concern, CreateReferralRequest, Criterion, GetReferralRequest, Panel, Pathway, Referral,
+    Concern, CreateReferralRequest, Criterion, DeliveryState, GetReferralRequest,
+    ListDeliveriesRequest, Panel, Pathway, Referral,
     ReferralStatus, TransferKind,
 };
 use std::io::Write;
@@ -345,4 +346,44 @@ pub async fn run(
         }
     }
     Ok(results)
+}
+
+/// Prints who was told what of each referral the demo posted, as the operator sees it
+/// (`ListDeliveries`), once every delivery has settled (sent, given up, refused) or `within`
+/// has passed.
+pub async fn told(
+    operator: &mut CoordinatorServiceClient<Channel>,
+    results: &[(Scenario, Referral)],
+    within: Duration,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    writeln!(out, "\nWho was told what:")?;
+    let deadline = std::time::Instant::now() + within;
+    for (i, (scenario, referral)) in results.iter().enumerate() {
+        let deliveries = loop {
+            let listed = operator
+                .list_deliveries(ListDeliveriesRequest {
+                    referral_id: referral.id.clone(),
+                })
+                .await
+                .with_context(|| format!("listing the deliveries of scenario '{}'", scenario.label))?
+                .into_inner()
+                .deliveries;
+            let settling = listed.iter().any(|d| {
+                matches!(d.state(), DeliveryState::Pending | DeliveryState::Failed)
+            });
+            if !settling || std::time::Instant::now() > deadline {
+                break listed;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        writeln!(out, "{}. {}", i + 1, scenario.label)?;
+        if deliveries.is_empty() {
+            writeln!(out, "   nobody")?;
+        }
+        for d in &deliveries {
+            writeln!(out, "   {}", render::delivery(d))?;
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,9 @@ pub struct DevOrganisation {
     pub roles: Vec<&'static str>,
     /// (area, panels) it coordinates.
     pub coordinates: Vec<(String, Vec<&'static str>)>,
+    /// Where it is told of what concerns it: (`email` or `webhook`, address, approved for
+    /// personal data).
+    pub channels: Vec<(&'static str, String, bool)>,
 }
 
 impl DevOrganisation {
@@ -30,7 +33,20 @@ impl DevOrganisation {
             kind,
             roles: Vec::new(),
             coordinates: Vec::new(),
+            channels: Vec::new(),
         }
+    }
+
+    /// Told by email at `address`; `personal_data`: the address is approved for it.
+    pub fn email(mut self, address: &str, personal_data: bool) -> Self {
+        self.channels.push(("email", address.into(), personal_data));
+        self
+    }
+
+    /// Told by webhook at `url` (its key in delivery.webhook_secrets.<id>).
+    pub fn webhook(mut self, url: &str, personal_data: bool) -> Self {
+        self.channels.push(("webhook", url.into(), personal_data));
+        self
     }
 
     pub fn role(mut self, role: &'static str) -> Self {
@@ -64,37 +80,46 @@ pub const HACKNEY: &str = "E09000012";
 /// The organisations of the quick start and the demo: two police forces that refer, the City's
 /// panels, Hackney's MARAC across the boundary, and an operator.
 pub fn demo_organisations() -> Vec<DevOrganisation> {
+    // Told by email at addresses the quick start's mail sink (deploy/smtp-sink.py) accepts;
+    // the police's and the MARAC's are approved for personal data, as PNN and CJSM addresses are.
     vec![
         DevOrganisation::new(
             "city-of-london-police",
             "City of London Police",
             "police_force",
         )
-        .role("referrer"),
+        .role("referrer")
+        .email("public-protection@city.police.example", true),
         DevOrganisation::new(
             "metropolitan-police",
             "Metropolitan Police Service",
             "police_force",
         )
-        .role("referrer"),
+        .role("referrer")
+        .email("referrals@met.police.example", true),
         DevOrganisation::new("city-marac", "City of London MARAC", "partnership")
-            .coordinates(CITY, &["MARAC", "REVIEW"]),
+            .coordinates(CITY, &["MARAC", "REVIEW"])
+            .email("marac@cityoflondon.cjsm.example", true),
         DevOrganisation::new(
             "city-community-marac",
             "City of London Community MARAC",
             "partnership",
         )
-        .coordinates(CITY, &["COMMUNITY_MARAC"]),
+        .coordinates(CITY, &["COMMUNITY_MARAC"])
+        .email("community-marac@cityoflondon.example", false),
         DevOrganisation::new(
             "city-channel",
             "City of London Channel panel",
             "council_service",
         )
-        .coordinates(CITY, &["CHANNEL"]),
+        .coordinates(CITY, &["CHANNEL"])
+        .email("channel@cityoflondon.example", false),
         DevOrganisation::new("hackney-marac", "Hackney MARAC", "partnership")
-            .coordinates(HACKNEY, &["MARAC"]),
+            .coordinates(HACKNEY, &["MARAC"])
+            .email("marac@hackney.cjsm.example", true),
         DevOrganisation::new("refroute-operations", "refroute operations", "partnership")
-            .role("operator"),
+            .role("operator")
+            .email("on-call@refroute.example", false),
     ]
 }
 
@@ -189,6 +214,25 @@ impl Pki {
     pub fn organisations(&self) -> PathBuf {
         self.dir.join("organisations.toml")
     }
+
+    /// An organisations file for `organisations`, each with the certificate this PKI made for
+    /// an organisation of the same id: the same callers, told by other channels (a test's
+    /// own mail server, say).
+    pub fn organisations_file(&self, organisations: &[DevOrganisation]) -> anyhow::Result<String> {
+        let mut file = String::new();
+        for org in organisations {
+            let path = self.cert(&org.id);
+            let pem = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
+                .map(|c: rustls_pki_types::CertificateDer| c.to_vec())
+                .with_context(|| format!("{} holds no certificate", path.display()))?;
+            let fingerprint = refroute_platform::access::organisations::fingerprint_hex(
+                &refroute_platform::access::organisations::fingerprint_of(&der),
+            );
+            file.push_str(&organisation_entry(org, &fingerprint));
+        }
+        Ok(file)
+    }
 }
 
 /// Writes a fresh CA, server certificate and one client certificate per organisation into
@@ -201,9 +245,7 @@ pub fn generate(dir: &Path, organisations: &[DevOrganisation]) -> anyhow::Result
     let server = ca.issue_server()?;
     write(&pki.server_cert(), &server.cert_pem)?;
     write_secret(&pki.server_key(), &server.key_pem)?;
-    let mut file = String::from(
-        "# Development organisations (written by refroute dev-pki; regenerated with the certificates).\n",
-    );
+    let mut file = String::from(HEADER);
     for org in organisations {
         let issued = ca.issue_client(&org.name)?;
         write(&pki.cert(&org.id), &issued.cert_pem)?;
@@ -235,10 +277,16 @@ pub fn ensure(dir: &Path, organisations: &[DevOrganisation]) -> anyhow::Result<P
         needed.push(pki.key(&org.id));
     }
     if needed.iter().all(|p| p.exists()) {
+        // The certificates stay; what the file says of each organisation is today's.
+        let file = pki.organisations_file(organisations)?;
+        write(&pki.organisations(), &format!("{HEADER}{file}"))?;
         return Ok(pki);
     }
     generate(dir, organisations)
 }
+
+const HEADER: &str =
+    "# Development organisations (written by refroute dev-pki; regenerated with the certificates).\n";
 
 fn organisation_entry(org: &DevOrganisation, fingerprint: &str) -> String {
     let quoted = |items: &[&str]| {
@@ -260,6 +308,12 @@ fn organisation_entry(org: &DevOrganisation, fingerprint: &str) -> String {
             entry,
             "[[organisation.coordinates]]\narea = \"{area}\"\npanels = [{}]\n",
             quoted(panels)
+        );
+    }
+    for (kind, address, personal_data) in &org.channels {
+        let _ = write!(
+            entry,
+            "[[organisation.channel]]\n{kind} = \"{address}\"\npersonal_data = {personal_data}\n"
         );
     }
     entry

@@ -10,6 +10,7 @@ use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
 use refroute_proto::v1::{
     CreateReferralRequest, ExplainDecisionRequest, GetCaseRequest, GetReferralRequest,
+    ListDeliveriesRequest,
     GetRuleSetRequest, Panel, ReloadRuleSetRequest, RuleSetInfo, WatchQueueRequest,
 };
 use std::time::Duration;
@@ -85,6 +86,8 @@ enum Command {
     },
     /// Show one case in a coordinator queue, with its personal details.
     Case { referral_id: String },
+    /// Who has been told of a referral, by which channel, and how each delivery stands.
+    Deliveries { referral_id: String },
     /// Post one referral per outcome and print where each went and why (as the development
     /// PKI's City of London Police, reading the City's queues as their coordinators).
     Demo,
@@ -402,6 +405,22 @@ async fn main() -> anyhow::Result<()> {
                 .into_inner();
             println!("{}", serde_json::to_string_pretty(&case)?);
         }
+        Command::Deliveries { referral_id } => {
+            let mut coordinator =
+                CoordinatorServiceClient::new(me()?.connect(&coordinator_url).await?);
+            let deliveries = coordinator
+                .list_deliveries(ListDeliveriesRequest { referral_id })
+                .await
+                .map_err(explain)?
+                .into_inner()
+                .deliveries;
+            if deliveries.is_empty() {
+                println!("no deliveries: nobody has been told of this referral");
+            }
+            for d in &deliveries {
+                println!("{}  {}", d.id, render::delivery(d));
+            }
+        }
         Command::Demo => {
             let police = ClientIdentity::of(&pki, "city-of-london-police")?;
             let mut intake = IntakeServiceClient::new(police.connect(&intake_url).await?);
@@ -412,7 +431,17 @@ async fn main() -> anyhow::Result<()> {
                     .await?;
                 queues.push((*panel, CoordinatorServiceClient::new(channel)));
             }
-            demo::run(&mut intake, queues, &mut std::io::stdout()).await?;
+            let results = demo::run(&mut intake, queues, &mut std::io::stdout()).await?;
+            let operator = ClientIdentity::of(&pki, "refroute-operations")?
+                .connect(&coordinator_url)
+                .await?;
+            demo::told(
+                &mut CoordinatorServiceClient::new(operator),
+                &results,
+                Duration::from_secs(15),
+                &mut std::io::stdout(),
+            )
+            .await?;
         }
         Command::DevPki { fresh } => {
             let organisations = dev_pki::demo_organisations();

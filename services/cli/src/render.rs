@@ -1,7 +1,9 @@
 //! Plain-text rendering of referrals and cases for a terminal.
 
 use refroute_domain::{AreaCode, Directory};
-use refroute_proto::v1::{Case, Decision, Outcome, Referral, ReferralStatus, TransferKind};
+use refroute_proto::v1::{
+    Case, Decision, Delivery, Outcome, Referral, ReferralStatus, TransferKind,
+};
 use std::sync::OnceLock;
 
 /// The shipped directory, for names; a rendering never fails for want of one.
@@ -116,4 +118,28 @@ pub fn case(c: &Case) -> String {
         d.criterion().as_str_name().trim_start_matches("CRITERION_"),
         d.reason
     )
+}
+
+/// One delivery: what, to whom, by which channel, and how it stands.
+pub fn delivery(d: &Delivery) -> String {
+    let state = d.state().as_str_name().trim_start_matches("DELIVERY_STATE_");
+    let to = if d.recipient_organisation.is_empty() {
+        "nobody (no contact in the directory)".to_string()
+    } else {
+        format!("{} ({})", d.recipient_organisation, d.recipient_role)
+    };
+    let channel = if d.channel.is_empty() {
+        String::new()
+    } else {
+        let personal = if d.personal_data { ", approved for personal data" } else { "" };
+        format!(" by {} to {}{personal}", d.channel, d.address)
+    };
+    let mut line = format!("{:<24} {to}{channel}: {state}", d.kind);
+    if d.attempts > 0 {
+        line.push_str(&format!(" after {} attempt(s)", d.attempts));
+    }
+    if !d.last_error.is_empty() {
+        line.push_str(&format!(" ({})", d.last_error));
+    }
+    line
 }

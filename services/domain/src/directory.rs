@@ -13,9 +13,13 @@ use std::collections::BTreeMap;
 pub struct Contact {
     pub role: String,
     pub organisation: String,
-    /// Where deliveries go; shipped entries leave it to the deployment.
+    /// The email address notifications go to; shipped entries leave it to the deployment.
     #[serde(default)]
     pub address: Option<String>,
+    /// The address is approved for personal data (a secure one such as CJSM or PNN): only then
+    /// may a message to it name the person.
+    #[serde(default)]
+    pub personal_data: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

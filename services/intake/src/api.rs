@@ -87,6 +87,8 @@ impl IntakeApi {
         let hash = self.request_hash(request.referral.as_ref().unwrap_or(&new.wire));
         let mut referral = new.wire;
         referral.id = Uuid::now_v7().to_string();
+        // Whom to tell of the outcome: the certificate's organisation, never what the body says.
+        referral.referrer_id = caller.id().to_string();
         referral.status = ReferralStatus::Received as i32;
         referral.decision = None;
         referral.create_time = Some(timestamp(now));

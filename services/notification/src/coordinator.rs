@@ -11,9 +11,11 @@ use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::grpc::Violation;
 use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_proto::v1::coordinator_service_server::CoordinatorService;
+use refroute_platform::access::Role;
+use refroute_platform::wire::timestamp;
 use refroute_proto::v1::{
-    Case, GetCaseRequest, ListQueueRequest, ListQueueResponse, Panel, RecordHearingRequest,
-    WatchQueueRequest,
+    Case, Delivery, DeliveryState, GetCaseRequest, ListDeliveriesRequest, ListDeliveriesResponse,
+    ListQueueRequest, ListQueueResponse, Panel, RecordHearingRequest, WatchQueueRequest,
 };
 use std::pin::Pin;
 use tokio::sync::{broadcast, mpsc};
@@ -162,6 +164,30 @@ fn queue_of(
     area.zip(panel)
 }
 
+/// A delivery row as the API shows it.
+fn delivery(row: crate::deliveries::Listed) -> Delivery {
+    let state = DeliveryState::from_str_name(&format!("DELIVERY_STATE_{}", row.state))
+        .unwrap_or(DeliveryState::Unspecified);
+    Delivery {
+        id: row.id.to_string(),
+        referral_id: row.referral_id.map(|r| r.to_string()).unwrap_or_default(),
+        kind: row.kind,
+        recipient_organisation: row.recipient_organisation,
+        recipient_id: row.recipient_id,
+        recipient_role: row.recipient_role,
+        channel: row.channel,
+        address: row.recipient_address.unwrap_or_default(),
+        personal_data: row.personal_data,
+        state: state as i32,
+        attempts: row.attempts.max(0) as u32,
+        last_error: row.last_error,
+        create_time: Some(timestamp(row.created_at)),
+        sent_time: row.sent_at.map(timestamp),
+        next_attempt_time: row.next_attempt_at.map(timestamp),
+        area_code: row.to_area_code,
+    }
+}
+
 type CaseStream = Pin<Box<dyn Stream<Item = Result<Case, Status>> + Send>>;
 
 impl CoordinatorApi {
@@ -245,6 +271,37 @@ impl CoordinatorApi {
             .map_err(|_| CoordinatorError::Unreadable(anyhow::anyhow!("case {id} has no area")))?;
         caller.require_case(&area, case.panel(), &case.referral_id)?;
         Ok(case)
+    }
+
+    /// A referral's deliveries: an operator's for any referral, a coordinator's for a case in
+    /// its queue. They name organisations and addresses, never the person; the listing is
+    /// audited all the same.
+    async fn deliveries(
+        &self,
+        caller: &Caller,
+        r: ListDeliveriesRequest,
+    ) -> Result<ListDeliveriesResponse, Status> {
+        let id = referral_id("referral_id", &r.referral_id)
+            .map_err(|v| CoordinatorError::Invalid(vec![v]))?;
+        if !caller.organisation().has(Role::Operator) {
+            self.case_for(caller, id).await?;
+        }
+        let rows = crate::deliveries::of_referral(&self.store.pool, id)
+            .await
+            .map_err(CoordinatorError::store)?;
+        let listed = Entry::new(
+            crate::SCHEMA,
+            audit::actor(caller),
+            crate::deliveries::action::LISTED,
+            audit::REFERRAL,
+            &id.to_string(),
+        );
+        audit::disclose(&self.store.pool, &[listed])
+            .await
+            .map_err(CoordinatorError::store)?;
+        Ok(ListDeliveriesResponse {
+            deliveries: rows.into_iter().map(delivery).collect(),
+        })
     }
 
     async fn hear(&self, caller: &Caller, request: RecordHearingRequest) -> Result<Case, Status> {
@@ -382,6 +439,16 @@ impl CoordinatorService for CoordinatorApi {
         let caller = Caller::of(&request)?;
         Ok(Response::new(
             self.hear(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_deliveries(
+        &self,
+        request: Request<ListDeliveriesRequest>,
+    ) -> Result<Response<ListDeliveriesResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            self.deliveries(&caller, request.into_inner()).await?,
         ))
     }
 

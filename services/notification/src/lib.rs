@@ -1,15 +1,24 @@
 //! Notification: owns the coordinator queues and the deliveries. A routed referral becomes a
 //! case in the queue of its panel and area, and a referral that needs review a case in the
 //! receiving area's review queue; coordinators list, read and watch them, and record the meeting
-//! that heard a case (`case.heard`). A Community MARAC residence notice becomes a delivery owed
-//! to the statutory services of the area where the person lives.
+//! that heard a case (`case.heard`). Every outcome also tells those who need to know, and only
+//! them: the panel's coordinators, the referrer, the statutory services of a Community MARAC
+//! subject's home area ([`plan`]), by email or signed webhook ([`channel`]), tracked until sent
+//! ([`deliveries`], [`sender`]).
 
 pub mod announce;
+pub mod channel;
 pub mod coordinator;
+pub mod deliveries;
+pub mod do_not_inform;
 pub mod error;
 pub mod invitation;
+pub mod message;
 pub mod notice;
+pub mod plan;
 pub mod queue;
+pub mod recipients;
+pub mod sender;
 
 use anyhow::Context;
 use refroute_platform::Settings;
@@ -38,6 +47,17 @@ pub async fn run(
     let directory = Arc::new(refroute_platform::reference::directory(
         &settings.directory,
     )?);
+    let organisations = Arc::new(refroute_platform::access::organisations(&settings.access)?);
+    let channels = channel::Channels::from_settings(&settings.delivery)?;
+    refuse_webhooks_without_secrets(&organisations, &channels)?;
+    let notifier = deliveries::Notifier::new(
+        plan::Planner::new(
+            organisations,
+            directory,
+            settings.delivery.urgent_dash_score,
+        ),
+        sealer.clone(),
+    );
 
     let api = coordinator::CoordinatorApi::new(
         store.clone(),
@@ -58,22 +78,22 @@ pub async fn run(
         Worker::consumer(
             &topology::NOTIFICATION_REFERRAL_ROUTED,
             context.clone(),
-            queue::RoutedHandler::new(store.clone()),
+            queue::RoutedHandler::new(store.clone(), notifier.clone()),
         ),
         Worker::consumer(
             &topology::NOTIFICATION_REFERRAL_NEEDS_REVIEW,
             context.clone(),
-            queue::ReviewHandler::new(store.clone()),
+            queue::ReviewHandler::new(store.clone(), notifier.clone()),
         ),
         Worker::consumer(
             &topology::NOTIFICATION_REVIEW_RESOLVED,
             context.clone(),
-            queue::ReviewResolvedHandler,
+            queue::ReviewResolvedHandler::new(notifier.clone()),
         ),
         Worker::consumer(
             &topology::NOTIFICATION_RESIDENCE_NOTICE,
             context,
-            notice::NoticeHandler::new(sealer, directory),
+            notice::NoticeHandler::new(notifier),
         ),
     ];
     let parts = service::Parts {
@@ -90,8 +110,36 @@ pub async fn run(
         .context("listening for queue announcements")?;
     let announcing = stop.child_token();
     let announcer = tokio::spawn(announcer.run(announcing.clone()));
+    let sender = sender::Sender::new(pool.clone(), sealer, channels, settings.delivery.clone());
+    let sending = stop.child_token();
+    let sender = tokio::spawn(sender.run(sending.clone()));
     let served = service::run(parts, &settings, pool, listener, stop).await;
     announcing.cancel();
+    sending.cancel();
     announcer.await?;
+    sender.await?;
     served
+}
+
+/// An organisation told by webhook signs nothing without its key: refuse to start, naming it.
+fn refuse_webhooks_without_secrets(
+    organisations: &refroute_platform::access::Organisations,
+    channels: &channel::Channels,
+) -> anyhow::Result<()> {
+    for org in organisations.all() {
+        let has_webhook = org.channels.iter().any(|c| {
+            matches!(
+                c.address,
+                refroute_platform::access::organisations::ChannelAddress::Webhook(_)
+            )
+        });
+        if has_webhook && !channels.has_webhook_secret(&org.id) {
+            anyhow::bail!(
+                "organisation '{id}' has a webhook channel but no signing key: set                  delivery.webhook_secrets.{id} (REFROUTE__DELIVERY__WEBHOOK_SECRETS__{env}=...)",
+                id = org.id,
+                env = org.id.to_uppercase().replace('-', "_")
+            );
+        }
+    }
+    Ok(())
 }

@@ -14,6 +14,9 @@ use refroute_proto::v1::{
     Case, CaseHeard, Decision, Panel, Referral, ReferralBelowThreshold, ReferralDeclined,
     ReferralNeedsReview, ReferralRouted, TransferRequested, referral,
 };
+use crate::deliveries::Notifier;
+use crate::message::Kind;
+use crate::plan::{Planned, Planner};
 use sqlx::{PgConnection, PgPool};
 use std::marker::PhantomData;
 use uuid::Uuid;
@@ -55,6 +58,27 @@ impl Cursor {
             routed_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
             referral_id: id.parse().ok()?,
         })
+    }
+}
+
+/// What [`QueueStore::enqueue`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queued {
+    /// The case is new in its queue.
+    New,
+    /// It waited in review and is now in its panel's queue.
+    Moved,
+    /// It was decided again for the queue it is in.
+    Updated,
+    /// Nothing changed: the decision was older than one applied, or the case is in another
+    /// panel's queue already.
+    Unchanged,
+}
+
+impl Queued {
+    /// Whether the case has just arrived in its queue, so its coordinators are to be told.
+    pub fn arrived(self) -> bool {
+        matches!(self, Queued::New | Queued::Moved)
     }
 }
 
@@ -153,9 +177,8 @@ impl QueueStore {
     /// review moves to the panel a later routing decision names, and a case decided again for
     /// the same queue (its held-back invitation's residence supplied) shows the later decision,
     /// keeping its place. A Community MARAC invitation the decision holds back, or releases, is
-    /// recorded with it ([`crate::invitation`]). True when the case was queued, moved or
-    /// updated now.
-    pub async fn enqueue(&self, tx: &mut PgConnection, case: &Case) -> Result<bool, HandleError> {
+    /// recorded with it ([`crate::invitation`]). Says what changed.
+    pub async fn enqueue(&self, tx: &mut PgConnection, case: &Case) -> Result<Queued, HandleError> {
         let referral_id: Uuid = case
             .referral_id
             .parse()
@@ -169,8 +192,15 @@ impl QueueStore {
         let sealed = self.sealer.seal(&case.referral_id, &case.encode_to_vec());
         if !newest_decision(tx, referral_id, case.decision.as_ref()).await? {
             tracing::warn!(area = %case.area_code, panel = panel.as_str_name(), "a decision older than one already applied arrived late or was replayed; ignored");
-            return Ok(false);
+            return Ok(Queued::Unchanged);
         }
+        // The row (if any) is locked by newest_decision's row in decision_order; this reads
+        // which queue the case was in before.
+        let before: Option<(String,)> =
+            sqlx::query_as("SELECT panel FROM notification.queue_cases WHERE referral_id = $1")
+                .bind(referral_id)
+                .fetch_optional(&mut *tx)
+                .await?;
 
         let routed_at: Option<(DateTime<Utc>,)> = sqlx::query_as(
             "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case) \
@@ -205,7 +235,14 @@ impl QueueStore {
         if routed_at.is_some() {
             tracing::info!(area = %case.area_code, panel = panel.as_str_name(), criterion, "case queued for coordinator");
         }
-        Ok(routed_at.is_some())
+        Ok(match (routed_at, before) {
+            (None, _) => Queued::Unchanged,
+            (Some(_), None) => Queued::New,
+            (Some(_), Some((was,))) if was == Panel::Review.as_str_name() && panel != Panel::Review => {
+                Queued::Moved
+            }
+            (Some(_), Some(_)) => Queued::Updated,
+        })
     }
 
     /// Records that the panel heard the case on `date`: the column and the `case.heard` event
@@ -380,12 +417,35 @@ pub fn to_case(
 pub trait CaseEvent: Event + 'static {
     const DESTINATION: Destination;
     fn into_parts(self) -> (Option<Referral>, Option<Decision>);
+    /// Who is told, now that the case has `queued` so.
+    fn tell(
+        planner: &Planner,
+        referral_id: Uuid,
+        referral: &Referral,
+        decision: &Decision,
+        queued: Queued,
+    ) -> Vec<Planned>;
 }
 
 impl CaseEvent for ReferralRouted {
     const DESTINATION: Destination = Destination::DecidedPanel;
     fn into_parts(self) -> (Option<Referral>, Option<Decision>) {
         (self.referral, self.decision)
+    }
+    /// Coordinators and referrer when the case arrives; nobody when it is decided again for
+    /// the queue it is in (its held invitation released), which changes nothing for them.
+    fn tell(
+        planner: &Planner,
+        referral_id: Uuid,
+        referral: &Referral,
+        decision: &Decision,
+        queued: Queued,
+    ) -> Vec<Planned> {
+        if queued.arrived() {
+            planner.routed(referral_id, referral, decision, true)
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -394,12 +454,26 @@ impl CaseEvent for ReferralNeedsReview {
     fn into_parts(self) -> (Option<Referral>, Option<Decision>) {
         (self.referral, self.decision)
     }
+    /// The referrer each time it is asked for something; the review coordinators once.
+    fn tell(
+        planner: &Planner,
+        referral_id: Uuid,
+        referral: &Referral,
+        decision: &Decision,
+        queued: Queued,
+    ) -> Vec<Planned> {
+        match queued {
+            Queued::Unchanged => Vec::new(),
+            q => planner.needs_review(referral_id, referral, decision, q.arrived()),
+        }
+    }
 }
 
 /// Consumes `referral.routed` ([`RoutedHandler`]) or `referral.needs_review`
-/// ([`ReviewHandler`]) into the queue the event names.
+/// ([`ReviewHandler`]) into the queue the event names, with the notifications it owes.
 pub struct QueueHandler<E> {
     store: QueueStore,
+    notifier: Notifier,
     event: PhantomData<fn() -> E>,
 }
 
@@ -407,9 +481,10 @@ pub type RoutedHandler = QueueHandler<ReferralRouted>;
 pub type ReviewHandler = QueueHandler<ReferralNeedsReview>;
 
 impl<E: CaseEvent> QueueHandler<E> {
-    pub fn new(store: QueueStore) -> Self {
+    pub fn new(store: QueueStore, notifier: Notifier) -> Self {
         Self {
             store,
+            notifier,
             event: PhantomData,
         }
     }
@@ -418,31 +493,77 @@ impl<E: CaseEvent> QueueHandler<E> {
 impl<E: CaseEvent> Handler for QueueHandler<E> {
     async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
         let (referral, decision) = message.decode::<E>()?.into_parts();
-        let case = to_case(referral, decision, E::DESTINATION)
+        let case = to_case(referral.clone(), decision.clone(), E::DESTINATION)
             .map_err(|why| HandleError::permanent(format!("{} {why}", E::TYPE)))?;
-        self.store.enqueue(tx, &case).await?;
-        Ok(())
+        let queued = self.store.enqueue(tx, &case).await?;
+        // to_case accepted both, and the id.
+        let (Some(referral), Some(decision)) = (referral, decision) else {
+            return Ok(());
+        };
+        let referral_id = case.referral_id.parse().expect("to_case checked the id");
+        let planned = E::tell(&self.notifier.planner, referral_id, &referral, &decision, queued);
+        self.notifier.owe(tx, &planned).await
     }
 }
 
-/// Takes a referral out of the review queue when it is decided again with an outcome that
-/// queues nothing (below threshold, declined, transferred): the reviewer's work is done. Most
-/// such events are about referrals that never waited for review, and change nothing.
-pub struct ReviewResolvedHandler;
+/// Handles an outcome that queues nothing (below threshold, declined, transferred): tells the
+/// referrer, and takes the referral out of the review queue if it waited there (the
+/// reviewer's work is done). Most such referrals never waited for review.
+pub struct ReviewResolvedHandler {
+    notifier: Notifier,
+}
 
-fn resolved_referral(message: &Incoming) -> Result<(String, Option<Decision>), HandleError> {
+impl ReviewResolvedHandler {
+    pub fn new(notifier: Notifier) -> Self {
+        Self { notifier }
+    }
+}
+
+/// An outcome that queues nothing, as the referrer is told of it.
+struct Resolved {
+    referral_id: String,
+    decision: Option<Decision>,
+    kind: Kind,
+    referral: Option<Referral>,
+    referrer_id: String,
+    reference: String,
+}
+
+fn resolved_referral(message: &Incoming) -> Result<Resolved, HandleError> {
+    let from = |referral_id, decision, kind, referral: Option<Referral>| {
+        let (referrer_id, reference) = referral
+            .as_ref()
+            .map(|r| (r.referrer_id.clone(), r.referrer_reference.clone()))
+            .unwrap_or_default();
+        Resolved {
+            referral_id,
+            decision,
+            kind,
+            referral,
+            referrer_id,
+            reference,
+        }
+    };
     Ok(match message.message_type.as_str() {
         ReferralBelowThreshold::TYPE => {
             let e: ReferralBelowThreshold = message.decode()?;
-            (e.referral_id, e.decision)
+            from(e.referral_id, e.decision, Kind::ReferralBelowThreshold, e.referral)
         }
         ReferralDeclined::TYPE => {
             let e: ReferralDeclined = message.decode()?;
-            (e.referral_id, e.decision)
+            from(e.referral_id, e.decision, Kind::ReferralDeclined, e.referral)
         }
         TransferRequested::TYPE => {
             let e: TransferRequested = message.decode()?;
-            (e.referral_id, e.decision)
+            // The minimised referral carries neither who referred it nor their reference.
+            Resolved {
+                referral_id: e.referral_id,
+                decision: e.decision,
+                kind: Kind::ReferralTransferred,
+                referral: e.referral,
+                referrer_id: e.referrer_id,
+                reference: e.referrer_reference,
+            }
         }
         other => {
             return Err(HandleError::permanent(format!(
@@ -455,7 +576,8 @@ fn resolved_referral(message: &Incoming) -> Result<(String, Option<Decision>), H
 
 impl Handler for ReviewResolvedHandler {
     async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
-        let (id, decision) = resolved_referral(message)?;
+        let resolved = resolved_referral(message)?;
+        let (id, decision) = (resolved.referral_id.clone(), resolved.decision.clone());
         let referral_id: Uuid = id.parse().map_err(|_| {
             HandleError::permanent(format!("referral id '{}' is not a UUID", id.escape_debug()))
         })?;
@@ -467,12 +589,24 @@ impl Handler for ReviewResolvedHandler {
             "DELETE FROM notification.queue_cases WHERE referral_id = $1 AND panel = 'PANEL_REVIEW'",
         )
         .bind(referral_id)
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
         if cleared.rows_affected() > 0 {
             tracing::info!(%referral_id, "review resolved: referral left the review queue");
         }
-        Ok(())
+        // An event from before referrals travelled with these outcomes names nobody to tell.
+        let (Some(referral), Some(decision)) = (&resolved.referral, &decision) else {
+            return Ok(());
+        };
+        let planned = self.notifier.planner.resolved(
+            resolved.kind,
+            referral_id,
+            referral,
+            decision,
+            &resolved.referrer_id,
+            &resolved.reference,
+        );
+        self.notifier.owe(tx, &planned).await
     }
 }
 

@@ -186,6 +186,7 @@ impl TriageHandler {
                 let event = ReferralBelowThreshold {
                     referral_id: id.clone(),
                     decision: Some(wire),
+                    referral: Some(referral.clone()),
                 };
                 self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
             }
@@ -193,6 +194,7 @@ impl TriageHandler {
                 let event = ReferralDeclined {
                     referral_id: id.clone(),
                     decision: Some(wire),
+                    referral: Some(referral.clone()),
                 };
                 self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
             }
@@ -213,6 +215,8 @@ impl TriageHandler {
                     to_police_force_code: wire.destination_police_force_code.clone(),
                     decision: Some(wire),
                     referral: Some(minimise(referral.clone())),
+                    referrer_id: referral.referrer_id.clone(),
+                    referrer_reference: referral.referrer_reference.clone(),
                 };
                 self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
             }
@@ -221,10 +225,11 @@ impl TriageHandler {
 }
 
 /// What a receiving panel, police force or statutory service needs of the case and nothing
-/// more: the sender's own reference and processing state stay behind. `do_not_inform` travels,
-/// so the receiver never tells them either.
+/// more: who referred it, their own reference and the processing state stay behind.
+/// `do_not_inform` travels, so the receiver never tells them either.
 fn minimise(mut referral: v1::Referral) -> v1::Referral {
     referral.referrer_reference.clear();
+    referral.referrer_id.clear();
     referral.status = v1::ReferralStatus::Unspecified as i32;
     referral.decision = None;
     referral.update_time = None;

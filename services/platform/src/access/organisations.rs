@@ -15,6 +15,11 @@
 //! [[organisation.coordinates]]          # coordinator of these panels in this area
 //! area = "E09000001"
 //! panels = ["MARAC", "REVIEW"]          # MARAC | COMMUNITY_MARAC | CHANNEL | REVIEW
+//!
+//! [[organisation.channel]]              # where it is told what concerns it (any number)
+//! email = "marac@city.example"          # or webhook = "https://…" (key: delivery.webhook_secrets.<id>)
+//! personal_data = true                  # approved for personal data (e.g. CJSM, PNN); default false
+//! contact = "Duty MARAC coordinator"    # optional: the person or desk behind it
 //! ```
 
 use refroute_domain::AreaCode;
@@ -57,6 +62,42 @@ pub struct Organisation {
     pub roles: BTreeSet<Role>,
     /// The queues it coordinates: (area, panel).
     pub coordinates: BTreeSet<(AreaCode, Panel)>,
+    /// Where it is told of what concerns it; none: it is told nothing.
+    pub channels: Vec<Channel>,
+}
+
+/// One way of telling an organisation something.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    pub address: ChannelAddress,
+    /// Approved for personal data (a secure address such as CJSM or PNN, or an endpoint the
+    /// deployment trusts with it): only then may a message name the person.
+    pub personal_data: bool,
+    /// The person or desk behind it, when the file names one.
+    pub contact: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelAddress {
+    Email(String),
+    /// An `https://` URL.
+    Webhook(String),
+}
+
+impl ChannelAddress {
+    /// `email` or `webhook`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelAddress::Email(_) => "email",
+            ChannelAddress::Webhook(_) => "webhook",
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ChannelAddress::Email(a) | ChannelAddress::Webhook(a) => a,
+        }
+    }
 }
 
 impl Organisation {
@@ -77,6 +118,8 @@ impl Organisation {
 #[derive(Debug, Default)]
 pub struct Organisations {
     by_fingerprint: HashMap<Fingerprint, Arc<Organisation>>,
+    /// Every organisation, in the file's order.
+    all: Vec<Arc<Organisation>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +151,60 @@ struct Entry {
     roles: Vec<Role>,
     #[serde(default)]
     coordinates: Vec<Coordinates>,
+    #[serde(default)]
+    channel: Vec<ChannelEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelEntry {
+    email: Option<String>,
+    webhook: Option<String>,
+    #[serde(default)]
+    personal_data: bool,
+    contact: Option<String>,
+}
+
+impl ChannelEntry {
+    fn check(self) -> Result<Channel, String> {
+        let address = match (self.email, self.webhook) {
+            (Some(email), None) => {
+                let email = email.trim().to_string();
+                let well_formed = email
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+                    && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !well_formed {
+                    return Err(format!("channel email '{email}' is not an email address"));
+                }
+                ChannelAddress::Email(email)
+            }
+            (None, Some(url)) => {
+                let url = url.trim().to_string();
+                let https = url
+                    .get(..8)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+                    && url.len() > 8
+                    && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !https {
+                    return Err(format!(
+                        "channel webhook '{url}' must be an https:// URL (webhooks carry referrals' outcomes, never in clear)"
+                    ));
+                }
+                ChannelAddress::Webhook(url)
+            }
+            _ => return Err("a channel names exactly one of email or webhook".into()),
+        };
+        let contact = self
+            .contact
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        Ok(Channel {
+            address,
+            personal_data: self.personal_data,
+            contact,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -134,6 +231,7 @@ impl Organisations {
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut by_fingerprint = HashMap::new();
+        let mut all = Vec::new();
         let mut ids = BTreeSet::new();
         for entry in file.organisation {
             let id = entry.id.clone();
@@ -153,6 +251,7 @@ impl Organisations {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let organisation = Arc::new(entry.check().map_err(in_entry)?);
+            all.push(organisation.clone());
             for fingerprint in fingerprints {
                 if by_fingerprint
                     .insert(fingerprint, organisation.clone())
@@ -164,7 +263,10 @@ impl Organisations {
                 }
             }
         }
-        Ok(Self { by_fingerprint })
+        Ok(Self {
+            by_fingerprint,
+            all,
+        })
     }
 
     pub fn by_fingerprint(&self, fingerprint: &Fingerprint) -> Option<Arc<Organisation>> {
@@ -173,6 +275,15 @@ impl Organisations {
 
     pub fn is_empty(&self) -> bool {
         self.by_fingerprint.is_empty()
+    }
+
+    /// Every organisation, in the file's order.
+    pub fn all(&self) -> &[Arc<Organisation>] {
+        &self.all
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Organisation>> {
+        self.all.iter().find(|o| o.id == id)
     }
 }
 
@@ -204,12 +315,18 @@ impl Entry {
                 coordinates.insert((area.clone(), panel));
             }
         }
+        let channels = self
+            .channel
+            .into_iter()
+            .map(ChannelEntry::check)
+            .collect::<Result<_, _>>()?;
         Ok(Organisation {
             id: self.id,
             name: self.name,
             kind: self.kind,
             roles: self.roles.into_iter().collect(),
             coordinates,
+            channels,
         })
     }
 }
@@ -266,6 +383,49 @@ mod tests {
         assert!(a.coordinates(&city, Panel::Review));
         assert!(!a.coordinates(&city, Panel::Channel));
         assert!(!a.coordinates(&AreaCode::parse("E09000012").unwrap(), Panel::Marac));
+    }
+
+    #[test]
+    fn an_organisation_is_told_by_its_channels() {
+        let text = file(&format!(
+            "certificates = [\"{A}\"]\n\
+             [[organisation.channel]]\nemail = \" referrals@colp.pnn.police.uk \"\npersonal_data = true\ncontact = \"Public protection desk\"\n\
+             [[organisation.channel]]\nwebhook = \"https://colp.example/refroute\"\n"
+        ));
+        let orgs = Organisations::parse(&text).unwrap();
+        let org = orgs.by_id("city-police").unwrap();
+        assert_eq!(orgs.all().len(), 1);
+        assert_eq!(
+            org.channels,
+            vec![
+                Channel {
+                    address: ChannelAddress::Email("referrals@colp.pnn.police.uk".into()),
+                    personal_data: true,
+                    contact: Some("Public protection desk".into()),
+                },
+                Channel {
+                    address: ChannelAddress::Webhook("https://colp.example/refroute".into()),
+                    personal_data: false,
+                    contact: None,
+                },
+            ]
+        );
+        assert!(orgs.by_id("nobody").is_none());
+        for (channel, says) in [
+            ("email = \"not-an-address\"\n", "not an email address"),
+            ("email = \"a b@x.example\"\n", "not an email address"),
+            ("webhook = \"http://x.example/hook\"\n", "must be an https:// URL"),
+            ("email = \"a@x.example\"\nwebhook = \"https://x.example\"\n", "exactly one"),
+            ("personal_data = true\n", "exactly one"),
+            ("sms = \"0700\"\n", "unknown field"),
+        ] {
+            let text = file(&format!(
+                "certificates = [\"{A}\"]\n[[organisation.channel]]\n{channel}"
+            ));
+            let err = Organisations::parse(&text).unwrap_err();
+            assert!(err.contains(says), "{channel}: {err}");
+            assert!(err.contains("city-police"), "{err}");
+        }
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum Allow {
     Role(Role),
     /// A coordinator of at least one queue.
     Coordinator,
+    /// A coordinator of at least one queue, or an operator.
+    CoordinatorOrOperator,
 }
 
 impl Allow {
@@ -21,6 +23,9 @@ impl Allow {
             Allow::AnyOrganisation => true,
             Allow::Role(role) => organisation.has(role),
             Allow::Coordinator => organisation.is_coordinator(),
+            Allow::CoordinatorOrOperator => {
+                organisation.is_coordinator() || organisation.has(Role::Operator)
+            }
         }
     }
 
@@ -32,6 +37,7 @@ impl Allow {
             Allow::Role(Role::Operator) => "the operator role",
             Allow::Role(Role::Peer) => "the peer role",
             Allow::Coordinator => "a coordinator of the queue",
+            Allow::CoordinatorOrOperator => "a coordinator of the queue or the operator role",
         }
     }
 }
@@ -89,6 +95,11 @@ pub const POLICY: &[Rule] = &[
         "/refroute.v1.CoordinatorService/RecordHearing",
         Allow::Coordinator,
         "only a case in a queue the caller coordinates",
+    ),
+    rule(
+        "/refroute.v1.CoordinatorService/ListDeliveries",
+        Allow::CoordinatorOrOperator,
+        "operators: any referral's; coordinators: a case in a queue they coordinate",
     ),
     rule(
         "/refroute.v1.TriageAdminService/ExplainDecision",

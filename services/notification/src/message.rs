@@ -1,0 +1,420 @@
+//! What a notification says: one template per kind (`services/notification/templates/`, the
+//! first line the subject), filled from the facts of the referral, and the same facts as the
+//! JSON body of a webhook.
+//!
+//! Minimised by construction. A message names the referral by its id and the referrer's
+//! reference, the panel, the area and the outcome, and what to do next; never a person's name,
+//! address, date of birth or free text, and never the decision's reason (which may quote a
+//! postcode), except that a channel approved for personal data (`personal_data = true`, e.g. a
+//! CJSM or PNN address) also gets the person's name and date of birth. A declined referral's
+//! reason is given: it is written from area names and the panel's rules alone.
+//!
+//! Pure: no I/O.
+
+use refroute_domain::dash::RiskBand;
+use refroute_proto::v1::{Criterion, Decision, Outcome, Panel, Pathway, TransferKind};
+use serde_json::{Map, Value, json};
+
+/// What a notification tells. The names are stored (`deliveries.kind`) and shown as they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// To the coordinators of the panel a case was routed to.
+    CaseRouted,
+    /// As [`Kind::CaseRouted`], for a case that may need an emergency meeting.
+    CaseUrgent,
+    /// To the coordinators of the receiving area's review queue.
+    CaseForReview,
+    /// To the referrer, for each outcome of its referral.
+    ReferralRouted,
+    ReferralTransferred,
+    ReferralDeclined,
+    ReferralBelowThreshold,
+    ReferralNeedsReview,
+    /// To the statutory services of the area a Community MARAC subject lives in.
+    ResidenceNotice,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::CaseRouted,
+        Kind::CaseUrgent,
+        Kind::CaseForReview,
+        Kind::ReferralRouted,
+        Kind::ReferralTransferred,
+        Kind::ReferralDeclined,
+        Kind::ReferralBelowThreshold,
+        Kind::ReferralNeedsReview,
+        Kind::ResidenceNotice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::CaseRouted => "CASE_ROUTED",
+            Kind::CaseUrgent => "CASE_URGENT",
+            Kind::CaseForReview => "CASE_FOR_REVIEW",
+            Kind::ReferralRouted => "REFERRAL_ROUTED",
+            Kind::ReferralTransferred => "REFERRAL_TRANSFERRED",
+            Kind::ReferralDeclined => "REFERRAL_DECLINED",
+            Kind::ReferralBelowThreshold => "REFERRAL_BELOW_THRESHOLD",
+            Kind::ReferralNeedsReview => "REFERRAL_NEEDS_REVIEW",
+            Kind::ResidenceNotice => "RESIDENCE_NOTICE",
+        }
+    }
+
+    fn template(self) -> &'static str {
+        match self {
+            Kind::CaseRouted => include_str!("../templates/case_routed.txt"),
+            Kind::CaseUrgent => include_str!("../templates/case_urgent.txt"),
+            Kind::CaseForReview => include_str!("../templates/case_for_review.txt"),
+            Kind::ReferralRouted => include_str!("../templates/referral_routed.txt"),
+            Kind::ReferralTransferred => include_str!("../templates/referral_transferred.txt"),
+            Kind::ReferralDeclined => include_str!("../templates/referral_declined.txt"),
+            Kind::ReferralBelowThreshold => {
+                include_str!("../templates/referral_below_threshold.txt")
+            }
+            Kind::ReferralNeedsReview => include_str!("../templates/referral_needs_review.txt"),
+            Kind::ResidenceNotice => include_str!("../templates/residence_notice.txt"),
+        }
+    }
+}
+
+/// The person a referral is about, for a channel approved for personal data only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Person {
+    pub full_name: String,
+    pub date_of_birth: String,
+}
+
+/// Everything a message may say, gathered by the planner from the event and the directory.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub referral_id: String,
+    pub referrer_reference: String,
+    pub decision: Decision,
+    /// The panel's area (the destination), as "Name (code)".
+    pub area: String,
+    /// A transfer's destination: "Hackney (E09000012) MARAC" or a police force's Prevent team.
+    pub destination: String,
+    /// A residence notice's area of residence, as "Name (code)".
+    pub residence_area: String,
+    /// Why a routed case is urgent; empty when it is not.
+    pub urgency: String,
+    /// The victim (domestic abuse) or subject.
+    pub person: Option<Person>,
+}
+
+/// A message ready for a channel, and what of the referral it discloses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    pub subject: String,
+    pub text: String,
+    pub json: Value,
+    /// The names of the facts it carries (`referral_id`, `person.full_name`, …), for the audit log.
+    pub fields: Vec<String>,
+}
+
+fn panel_label(panel: Panel) -> &'static str {
+    match panel {
+        Panel::Marac => "MARAC",
+        Panel::CommunityMarac => "Community MARAC",
+        Panel::Channel => "Channel panel",
+        Panel::Review => "review queue",
+        Panel::Unspecified => "panel",
+    }
+}
+
+fn pathway_label(pathway: Pathway) -> &'static str {
+    match pathway {
+        Pathway::DomesticAbuse => "domestic abuse (MARAC)",
+        Pathway::CommunityMarac => "anti-social behaviour and vulnerability (Community MARAC)",
+        Pathway::Prevent => "Prevent (Channel panel)",
+        Pathway::Unspecified => "",
+    }
+}
+
+fn criterion_label(decision: &Decision) -> String {
+    match decision.criterion() {
+        Criterion::VisibleHighRisk => "visible high risk (DASH score)".into(),
+        Criterion::ProfessionalJudgement => "professional judgement".into(),
+        Criterion::PotentialEscalation => "potential escalation (police-reported incidents)".into(),
+        Criterion::Repeat => "repeat referral".into(),
+        Criterion::Local => format!("local criterion: {}", decision.local_criterion),
+        Criterion::AsbWithVulnerability => "anti-social behaviour with vulnerability".into(),
+        Criterion::AsbHighRisk => "anti-social behaviour, high risk-matrix score".into(),
+        Criterion::SuicideRiskAlone => "suicide threats or attempts alone".into(),
+        Criterion::RadicalisationConcern => "radicalisation concern".into(),
+        Criterion::ResidenceUnresolved => "residence not resolved".into(),
+        Criterion::Unspecified => String::new(),
+    }
+}
+
+fn band(yes: u32) -> RiskBand {
+    match yes {
+        0..=9 => RiskBand::Standard,
+        10..=13 => RiskBand::Medium,
+        _ => RiskBand::High,
+    }
+}
+
+/// What the referrer should do with a referral below threshold, by pathway (docs/DOMAIN.md
+/// 2.1: below threshold is not "nothing"; the case is signposted to standard or medium-risk
+/// services by its DASH band).
+pub fn signposting(decision: &Decision) -> String {
+    match decision.pathway() {
+        Pathway::DomesticAbuse => {
+            let band = band(decision.dash_yes_count);
+            format!(
+                "signpost the victim to {} domestic abuse services (local outreach or an IDVA service), and refer again if the risk rises or there is a further incident",
+                band.label()
+            )
+        }
+        Pathway::CommunityMarac => "manage the case through the partnership's usual anti-social behaviour process; refer again if vulnerability or risk is found".into(),
+        Pathway::Prevent | Pathway::Unspecified => "continue with the police Prevent assessment's advice".into(),
+    }
+}
+
+fn dash_line(decision: &Decision) -> String {
+    if decision.pathway() != Pathway::DomesticAbuse || decision.dash_yes_count == 0 {
+        return String::new();
+    }
+    let yes = decision.dash_yes_count;
+    format!("DASH score: {yes} of 24 ({})", band(yes).label())
+}
+
+fn transfer_label(decision: &Decision) -> &'static str {
+    match decision.transfer_kind() {
+        TransferKind::MaracToMarac => "MARAC-to-MARAC",
+        TransferKind::PreventHandover => "Prevent handover",
+        TransferKind::Unspecified => "transfer",
+    }
+}
+
+/// The facts of `facts` as named values: the template's placeholders and the webhook's body.
+/// An empty value is left out.
+fn values(kind: Kind, facts: &Facts) -> Vec<(&'static str, String)> {
+    let d = &facts.decision;
+    let mut v = vec![
+        ("kind", kind.as_str().to_string()),
+        ("referral_id", facts.referral_id.clone()),
+        ("reference", facts.referrer_reference.clone()),
+        ("pathway", pathway_label(d.pathway()).to_string()),
+        ("outcome", d.outcome().as_str_name().trim_start_matches("OUTCOME_").to_string()),
+        ("panel", panel_label(d.panel()).to_string()),
+        ("area", facts.area.clone()),
+        ("area_code", d.destination_area_code.clone()),
+        ("criterion", criterion_label(d)),
+        ("dash", dash_line(d)),
+        ("action_required", d.action_required.clone()),
+    ];
+    match kind {
+        Kind::CaseUrgent => v.push(("urgency", facts.urgency.clone())),
+        Kind::ReferralTransferred => {
+            v.push(("destination", facts.destination.clone()));
+            v.push(("transfer_kind", transfer_label(d).to_string()));
+        }
+        Kind::ReferralDeclined => {
+            v.push(("declined_because", d.reason.clone()));
+        }
+        Kind::ReferralBelowThreshold => v.push(("signposting", signposting(d))),
+        Kind::ResidenceNotice => v.push(("residence_area", facts.residence_area.clone())),
+        _ => {}
+    }
+    v.retain(|(_, value)| !value.trim().is_empty());
+    v
+}
+
+const NOT_APPROVED: &str = "The person is not named: this channel is not approved for personal data. Read the case in refroute.";
+
+/// Fills `template`: each `{name}` takes its value, and a line with a placeholder that has no
+/// value is left out. Returns the subject (the first line, after `Subject: `) and the body.
+fn fill(template: &str, values: &[(&str, String)]) -> (String, String) {
+    let mut lines = template.lines();
+    let subject = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("Subject: ");
+    let fill_line = |line: &str| -> Option<String> {
+        let mut out = String::new();
+        let mut rest = line;
+        while let Some(start) = rest.find('{') {
+            let end = rest[start..].find('}')? + start;
+            let name = &rest[start + 1..end];
+            let value = values.iter().find(|(n, _)| *n == name)?;
+            out.push_str(&rest[..start]);
+            out.push_str(&value.1);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
+    };
+    let subject = fill_line(subject).unwrap_or_else(|| subject.replace(['{', '}'], ""));
+    let body: Vec<String> = lines.filter_map(fill_line).collect();
+    (subject, body.join("\n").trim().to_string() + "\n")
+}
+
+/// The message of `kind` for a recipient whose channel is (or is not) approved for personal data.
+pub fn render(kind: Kind, facts: &Facts, personal_data: bool) -> Content {
+    let mut values = values(kind, facts);
+    let person = facts.person.as_ref().filter(|_| personal_data);
+    match person {
+        Some(p) => {
+            let mut line = format!("Person: {}", p.full_name);
+            if !p.date_of_birth.is_empty() {
+                line.push_str(&format!(", born {}", p.date_of_birth));
+            }
+            values.push(("person", line));
+        }
+        None => values.push(("person", NOT_APPROVED.to_string())),
+    }
+    let (subject, text) = fill(kind.template(), &values);
+
+    let mut body = Map::new();
+    let mut fields = Vec::new();
+    for (name, value) in &values {
+        if *name == "person" || *name == "dash" {
+            continue;
+        }
+        let key = match *name {
+            "reference" => "referrer_reference",
+            other => other,
+        };
+        fields.push(key.to_string());
+        body.insert(key.to_string(), Value::String(value.clone()));
+    }
+    if facts.decision.pathway() == Pathway::DomesticAbuse && facts.decision.dash_yes_count > 0 {
+        body.insert("dash_yes_count".into(), json!(facts.decision.dash_yes_count));
+        fields.push("dash_yes_count".into());
+    }
+    body.insert("subject".into(), Value::String(subject.clone()));
+    if let Some(p) = person {
+        let mut person = Map::new();
+        person.insert("full_name".into(), Value::String(p.full_name.clone()));
+        fields.push("person.full_name".into());
+        if !p.date_of_birth.is_empty() {
+            person.insert("date_of_birth".into(), Value::String(p.date_of_birth.clone()));
+            fields.push("person.date_of_birth".into());
+        }
+        body.insert("person".into(), Value::Object(person));
+    }
+    fields.sort();
+    Content {
+        subject,
+        text,
+        json: Value::Object(body),
+        fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(outcome: Outcome, pathway: Pathway, panel: Panel) -> Facts {
+        Facts {
+            referral_id: "0190c0de-0000-7000-8000-000000000001".into(),
+            referrer_reference: "COLP-42".into(),
+            decision: Decision {
+                outcome: outcome as i32,
+                pathway: pathway as i32,
+                panel: panel as i32,
+                destination_area_code: "E09000001".into(),
+                criterion: Criterion::VisibleHighRisk as i32,
+                dash_yes_count: 16,
+                reason: "Visible high risk: postcode EC2M 7PY, DASH 16".into(),
+                transfer_kind: TransferKind::MaracToMarac as i32,
+                ..Default::default()
+            },
+            area: "City of London (E09000001)".into(),
+            destination: "Hackney (E09000012) MARAC".into(),
+            residence_area: "Hackney (E09000012)".into(),
+            urgency: "DASH score 16, at or above 16".into(),
+            person: Some(Person {
+                full_name: "Jane Victim".into(),
+                date_of_birth: "1990-02-03".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn every_template_fills_without_leftover_placeholders() {
+        for kind in Kind::ALL {
+            let f = facts(Outcome::Routed, Pathway::DomesticAbuse, Panel::Marac);
+            for approved in [false, true] {
+                let c = render(kind, &f, approved);
+                assert!(!c.subject.is_empty(), "{kind:?}");
+                for text in [&c.subject, &c.text] {
+                    assert!(!text.contains('{') && !text.contains('}'), "{kind:?}: {text}");
+                }
+                assert!(c.text.contains(&f.referral_id), "{kind:?}: {}", c.text);
+                assert_eq!(c.json["kind"], kind.as_str());
+                assert_eq!(c.json["referral_id"], f.referral_id.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn only_an_approved_channel_names_the_person() {
+        let f = facts(Outcome::Routed, Pathway::DomesticAbuse, Panel::Marac);
+        for kind in Kind::ALL {
+            let plain = render(kind, &f, false);
+            let all = format!("{}{}{}", plain.subject, plain.text, plain.json);
+            assert!(!all.contains("Jane Victim") && !all.contains("1990-02-03"), "{kind:?}");
+            assert!(!plain.fields.iter().any(|f| f.starts_with("person")));
+            let approved = render(kind, &f, true);
+            assert!(approved.text.contains("Person: Jane Victim, born 1990-02-03"));
+            assert_eq!(approved.json["person"]["full_name"], "Jane Victim");
+            assert!(approved.fields.contains(&"person.full_name".to_string()));
+        }
+    }
+
+    #[test]
+    fn the_reason_which_may_quote_a_postcode_is_never_sent_except_a_declines() {
+        let f = facts(Outcome::Routed, Pathway::DomesticAbuse, Panel::Marac);
+        for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::ReferralDeclined) {
+            for approved in [false, true] {
+                let c = render(kind, &f, approved);
+                let all = format!("{}{}{}", c.subject, c.text, c.json);
+                assert!(!all.contains("EC2M"), "{kind:?}: {all}");
+            }
+        }
+        let mut declined = facts(Outcome::Declined, Pathway::CommunityMarac, Panel::CommunityMarac);
+        declined.decision.reason = "Declined: the Community MARAC does not accept suicide threats alone.".into();
+        let c = render(Kind::ReferralDeclined, &declined, false);
+        assert!(c.text.contains("does not accept suicide threats alone"), "{}", c.text);
+    }
+
+    #[test]
+    fn below_threshold_is_signposted_by_dash_band() {
+        let mut f = facts(Outcome::BelowThreshold, Pathway::DomesticAbuse, Panel::Marac);
+        for (yes, band) in [(0, "standard risk"), (9, "standard risk"), (10, "medium risk"), (13, "medium risk")] {
+            f.decision.dash_yes_count = yes;
+            let c = render(Kind::ReferralBelowThreshold, &f, false);
+            assert!(c.text.contains(&format!("to {band} domestic abuse services")), "{yes}: {}", c.text);
+            assert!(c.json["signposting"].as_str().unwrap().contains(band));
+        }
+        let ccm = facts(Outcome::BelowThreshold, Pathway::CommunityMarac, Panel::CommunityMarac);
+        assert!(render(Kind::ReferralBelowThreshold, &ccm, false).text.contains("anti-social behaviour process"));
+    }
+
+    #[test]
+    fn a_line_without_its_value_is_left_out() {
+        let mut f = facts(Outcome::Routed, Pathway::Prevent, Panel::Channel);
+        f.referrer_reference.clear();
+        let c = render(Kind::CaseRouted, &f, false);
+        assert!(!c.text.contains("Still to do"), "{}", c.text);
+        assert!(!c.text.contains("Referrer's reference"), "{}", c.text);
+        assert!(!c.text.contains("DASH"), "{}", c.text);
+        f.decision.action_required = "Give the full postcode".into();
+        let c = render(Kind::CaseRouted, &f, false);
+        assert!(c.text.contains("Still to do: Give the full postcode"), "{}", c.text);
+        assert!(c.json.get("referrer_reference").is_none());
+    }
+
+    #[test]
+    fn a_transfer_names_its_destination_and_kind() {
+        let f = facts(Outcome::TransferRequested, Pathway::DomesticAbuse, Panel::Marac);
+        let c = render(Kind::ReferralTransferred, &f, false);
+        assert!(c.subject.contains("Hackney (E09000012) MARAC"), "{}", c.subject);
+        assert!(c.text.contains("MARAC-to-MARAC"), "{}", c.text);
+    }
+}
