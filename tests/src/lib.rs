@@ -26,6 +26,9 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
+pub mod mail;
+pub mod webhook;
+
 pub use refroute_cli::sample::{CommunitySample, Lives, PreventSample, Sample, ToRequest};
 
 /// The area a test system receives referrals in unless a test says otherwise.
