@@ -8,8 +8,8 @@ use refroute_e2e::mail::{Mail, MailSink};
 use refroute_e2e::webhook::{Received, WebhookReceiver};
 use refroute_e2e::{HARNESS, TempDir, TestSystem, pki, spawn_system_with};
 use refroute_notification::channel::signature;
-use refroute_platform::settings::Secret;
 use refroute_platform::Settings;
+use refroute_platform::settings::Secret;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::{
@@ -69,9 +69,13 @@ fn organisations(hooks: &WebhookReceiver, colp_hook: &str, met_hook: Option<&str
         )
         .coordinates(CITY, &["COMMUNITY_MARAC"])
         .email(CITY_CCM_MAIL, false),
-        DevOrganisation::new("city-channel", "City of London Channel panel", "council_service")
-            .coordinates(CITY, &["CHANNEL"])
-            .email(CITY_CHANNEL_MAIL, false),
+        DevOrganisation::new(
+            "city-channel",
+            "City of London Channel panel",
+            "council_service",
+        )
+        .coordinates(CITY, &["CHANNEL"])
+        .email(CITY_CHANNEL_MAIL, false),
         DevOrganisation::new("hackney-marac", "Hackney MARAC", "partnership")
             .coordinates(HACKNEY, &["MARAC"])
             .email(HACKNEY_MARAC_MAIL, false),
@@ -79,7 +83,9 @@ fn organisations(hooks: &WebhookReceiver, colp_hook: &str, met_hook: Option<&str
             .role("operator")
             .email(OPERATOR_MAIL, false),
     ];
-    pki().organisations_file(&orgs).expect("the test PKI has every certificate")
+    pki()
+        .organisations_file(&orgs)
+        .expect("the test PKI has every certificate")
 }
 
 /// Hackney's statutory services have an address (the shipped directory leaves it out).
@@ -102,7 +108,10 @@ fn tell_by(s: &mut Settings, files: &TempDir, organisations: &str, mail: &MailSi
         .write("organisations.toml", organisations)
         .display()
         .to_string();
-    s.directory.file = files.write("directory.toml", DIRECTORY).display().to_string();
+    s.directory.file = files
+        .write("directory.toml", DIRECTORY)
+        .display()
+        .to_string();
     let ca = pki().ca().display().to_string();
     s.delivery.email.host = "localhost".into();
     s.delivery.email.port = mail.port();
@@ -150,25 +159,38 @@ fn body_of(r: &Received) -> serde_json::Value {
 }
 
 /// Everything told, as (referral id, kind, recipient address): mails and webhooks alike.
-fn told(mail: &[Mail], hooks: &[Received], hook_url: &dyn Fn(&str) -> String) -> Vec<(String, String, String)> {
+fn told(
+    mail: &[Mail],
+    hooks: &[Received],
+    hook_url: &dyn Fn(&str) -> String,
+) -> Vec<(String, String, String)> {
     let mut all: Vec<(String, String, String)> = mail
         .iter()
         .flat_map(|m| {
-            let kind = m.headers.get("X-Refroute-Kind").cloned().unwrap_or_default();
+            let kind = m
+                .headers
+                .get("X-Refroute-Kind")
+                .cloned()
+                .unwrap_or_default();
             let referral = referral_of_mail(m);
             m.rcpt_tos
                 .iter()
                 .map(move |to| (referral.clone(), kind.clone(), to.to_lowercase()))
         })
         .collect();
-    all.extend(hooks.iter().filter(|r| (200..300).contains(&r.status)).map(|r| {
-        let b = body_of(r);
-        (
-            b["referral_id"].as_str().unwrap_or_default().to_string(),
-            b["kind"].as_str().unwrap_or_default().to_string(),
-            hook_url(&r.path),
-        )
-    }));
+    all.extend(
+        hooks
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .map(|r| {
+                let b = body_of(r);
+                (
+                    b["referral_id"].as_str().unwrap_or_default().to_string(),
+                    b["kind"].as_str().unwrap_or_default().to_string(),
+                    hook_url(&r.path),
+                )
+            }),
+    );
     all.sort();
     all
 }
@@ -243,7 +265,8 @@ async fn every_pathway_and_outcome_tells_the_right_recipients_the_right_things_a
     let files = TempDir::new();
     let organisations = organisations(&hooks, "/colp", None);
     let system = spawn_system_with(|s| tell_by(s, &files, &organisations, &mail)).await;
-    let mut intake = IntakeServiceClient::new(as_org(&system, "intake", "city-of-london-police").await);
+    let mut intake =
+        IntakeServiceClient::new(as_org(&system, "intake", "city-of-london-police").await);
 
     // The quick start's demo: one referral per outcome on every pathway, and one the referrer
     // says cannot wait for the next meeting.
@@ -263,7 +286,11 @@ async fn every_pathway_and_outcome_tells_the_right_recipients_the_right_things_a
     requests.push(urgent);
     let mut decided = Vec::new();
     for request in &requests {
-        let created = intake.create_referral(request.clone()).await.unwrap().into_inner();
+        let created = intake
+            .create_referral(request.clone())
+            .await
+            .unwrap()
+            .into_inner();
         let outcome = refroute_cli::demo::await_outcome(&mut intake, &created.id, WAIT)
             .await
             .unwrap();
@@ -290,24 +317,44 @@ async fn every_pathway_and_outcome_tells_the_right_recipients_the_right_things_a
     for (request, referral) in &decided {
         let (name, born) = person_of(request);
         assert!(!name.is_empty());
-        for m in mail.messages().iter().filter(|m| referral_of_mail(m) == referral.id) {
+        for m in mail
+            .messages()
+            .iter()
+            .filter(|m| referral_of_mail(m) == referral.id)
+        {
             let to = m.rcpt_tos.join(",");
             let text = format!("{}\n{}", m.subject, m.body);
             if approved.contains(&to.as_str()) {
                 named += text.contains(&name) as usize;
             } else {
                 assert!(!text.contains(&name), "{to} was told the name: {text}");
-                assert!(born.is_empty() || !text.contains(&born), "{to} was told the date of birth");
+                assert!(
+                    born.is_empty() || !text.contains(&born),
+                    "{to} was told the date of birth"
+                );
             }
-            assert!(!text.contains("EC2M 7PY") && !text.contains("E8 1EA"), "{to} was told a postcode: {text}");
+            assert!(
+                !text.contains("EC2M 7PY") && !text.contains("E8 1EA"),
+                "{to} was told a postcode: {text}"
+            );
         }
-        for r in hooks.requests().iter().filter(|r| body_of(r)["referral_id"] == referral.id.as_str()) {
+        for r in hooks
+            .requests()
+            .iter()
+            .filter(|r| body_of(r)["referral_id"] == referral.id.as_str())
+        {
             let body = String::from_utf8_lossy(&r.body);
-            assert!(!body.contains(&name), "the webhook was told the name: {body}");
+            assert!(
+                !body.contains(&name),
+                "the webhook was told the name: {body}"
+            );
             assert!(body_of(r).get("person").is_none());
         }
     }
-    assert!(named >= decided.len(), "the approved address is told the name: {named}");
+    assert!(
+        named >= decided.len(),
+        "the approved address is told the name: {named}"
+    );
 
     // The urgent one says so.
     let urgent_mail = mail
@@ -315,7 +362,13 @@ async fn every_pathway_and_outcome_tells_the_right_recipients_the_right_things_a
         .into_iter()
         .find(|m| m.headers.get("X-Refroute-Kind").map(String::as_str) == Some("CASE_URGENT"))
         .expect("an urgent case");
-    assert!(urgent_mail.body.contains("cannot wait for the next meeting"), "{}", urgent_mail.body);
+    assert!(
+        urgent_mail
+            .body
+            .contains("cannot wait for the next meeting"),
+        "{}",
+        urgent_mail.body
+    );
     assert!(urgent_mail.subject.contains("URGENT"));
     // Below threshold is signposted; review says what to supply.
     let to_referrer = |kind: &str| {
@@ -325,8 +378,16 @@ async fn every_pathway_and_outcome_tells_the_right_recipients_the_right_things_a
             .map(|m| m.body)
             .collect::<Vec<_>>()
     };
-    assert!(to_referrer("REFERRAL_BELOW_THRESHOLD").iter().any(|b| b.contains("Signpost") || b.contains("signpost")));
-    assert!(to_referrer("REFERRAL_NEEDS_REVIEW").iter().all(|b| b.contains("Please supply: ")));
+    assert!(
+        to_referrer("REFERRAL_BELOW_THRESHOLD")
+            .iter()
+            .any(|b| b.contains("Signpost") || b.contains("signpost"))
+    );
+    assert!(
+        to_referrer("REFERRAL_NEEDS_REVIEW")
+            .iter()
+            .all(|b| b.contains("Please supply: "))
+    );
 
     // Every webhook is signed over its timestamp and body, and the signature fails for any
     // other body or key.
@@ -335,12 +396,34 @@ async fn every_pathway_and_outcome_tells_the_right_recipients_the_right_things_a
         let ts = &r.headers["refroute-timestamp"];
         let sig = &r.headers["refroute-signature"];
         assert_eq!(r.method, "POST");
-        assert!(signature::verify(SECRET.as_bytes(), ts, &r.body, sig, now, 300), "{r:?}");
+        assert!(
+            signature::verify(SECRET.as_bytes(), ts, &r.body, sig, now, 300),
+            "{r:?}"
+        );
         let mut tampered = r.body.clone();
         tampered.push(b' ');
-        assert!(!signature::verify(SECRET.as_bytes(), ts, &tampered, sig, now, 300));
-        assert!(!signature::verify(MET_SECRET.as_bytes(), ts, &r.body, sig, now, 300));
-        assert_eq!(r.headers["refroute-notification-id"], body_of(&r)["notification_id"].as_str().unwrap_or(&r.headers["refroute-notification-id"]));
+        assert!(!signature::verify(
+            SECRET.as_bytes(),
+            ts,
+            &tampered,
+            sig,
+            now,
+            300
+        ));
+        assert!(!signature::verify(
+            MET_SECRET.as_bytes(),
+            ts,
+            &r.body,
+            sig,
+            now,
+            300
+        ));
+        assert_eq!(
+            r.headers["refroute-notification-id"],
+            body_of(&r)["notification_id"]
+                .as_str()
+                .unwrap_or(&r.headers["refroute-notification-id"])
+        );
     }
 
     // Each delivery says sent, and is in the audit log as who was told what.
@@ -356,12 +439,11 @@ async fn every_pathway_and_outcome_tells_the_right_recipients_the_right_things_a
         }
     }
     assert_eq!(sent, want.len());
-    let audited: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit.entries WHERE action = 'notification.sent'",
-    )
-    .fetch_one(&system.pool)
-    .await
-    .unwrap();
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit.entries WHERE action = 'notification.sent'")
+            .fetch_one(&system.pool)
+            .await
+            .unwrap();
     assert_eq!(audited as usize, want.len());
     system.shutdown().await;
 }
@@ -373,12 +455,16 @@ async fn fifty_notifications_due_while_the_mail_server_is_down_each_arrive_once_
     let organisations = organisations(&hooks, "/colp", None);
     let system = spawn_system_with(|s| tell_by(s, &files, &organisations, &mail)).await;
     // The Met's referrals below threshold: one email each, to the Met.
-    let mut intake = IntakeServiceClient::new(as_org(&system, "intake", "metropolitan-police").await);
+    let mut intake =
+        IntakeServiceClient::new(as_org(&system, "intake", "metropolitan-police").await);
     mail.stop().await.unwrap();
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let template = refroute_cli::demo::scenarios(tag)
         .into_iter()
-        .find(|s| s.expect_status == ReferralStatus::BelowThreshold && s.pathway == refroute_proto::v1::Pathway::DomesticAbuse)
+        .find(|s| {
+            s.expect_status == ReferralStatus::BelowThreshold
+                && s.pathway == refroute_proto::v1::Pathway::DomesticAbuse
+        })
         .unwrap()
         .request;
     for n in 0..50 {
@@ -400,11 +486,16 @@ async fn fifty_notifications_due_while_the_mail_server_is_down_each_arrive_once_
     assert_eq!(arrived_after.len(), arrived.len(), "nothing more arrives");
     let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
     for m in &arrived_after {
-        *by_id.entry(m.notification_id.clone().expect("a notification id")).or_default() += 1;
+        *by_id
+            .entry(m.notification_id.clone().expect("a notification id"))
+            .or_default() += 1;
         assert_eq!(m.rcpt_tos, [MET_MAIL]);
     }
     assert_eq!(by_id.len(), 50, "fifty notifications");
-    assert!(by_id.values().all(|n| *n == 1), "each exactly once: {by_id:?}");
+    assert!(
+        by_id.values().all(|n| *n == 1),
+        "each exactly once: {by_id:?}"
+    );
     let sent = "SELECT count(*) FROM notification.deliveries WHERE kind = 'REFERRAL_BELOW_THRESHOLD' AND state = 'SENT'";
     system.assert_count(sent, 50, WAIT).await;
     let ids: Vec<String> = sqlx::query_scalar(
@@ -414,7 +505,10 @@ async fn fifty_notifications_due_while_the_mail_server_is_down_each_arrive_once_
     .await
     .unwrap();
     assert_eq!(ids.len(), 50, "each was retried");
-    assert!(ids.iter().all(|id| by_id.contains_key(id)), "the ids counted are the deliveries'");
+    assert!(
+        ids.iter().all(|id| by_id.contains_key(id)),
+        "the ids counted are the deliveries'"
+    );
     system.shutdown().await;
 }
 
@@ -431,9 +525,18 @@ fn as_victim(r: &mut CreateReferralRequest, name: &str) {
 /// `refroute deliveries <referral-id>`, the real CLI, as the operator.
 async fn cli_deliveries(system: &TestSystem, referral_id: &str) -> String {
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("refroute");
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("refroute");
     let out = tokio::process::Command::new(bin)
-        .args(["--pki", &pki().dir.display().to_string(), "--as", "refroute-operations"])
+        .args([
+            "--pki",
+            &pki().dir.display().to_string(),
+            "--as",
+            "refroute-operations",
+        ])
         .args(["--coordinator", &system.addr("notification").to_string()])
         .args(["deliveries", referral_id])
         .env_remove("REFROUTE_CONFIG")
@@ -441,12 +544,17 @@ async fn cli_deliveries(system: &TestSystem, referral_id: &str) -> String {
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endpoint_answering_500_is_retried_until_it_succeeds_and_one_answering_400_is_given_up() {
+async fn an_endpoint_answering_500_is_retried_until_it_succeeds_and_one_answering_400_is_given_up()
+{
     let (mail, hooks) = fixtures().await;
     hooks.respond("/flaky", &[500, 503, 200]);
     hooks.respond("/refuses", &[400]);
@@ -456,11 +564,17 @@ async fn an_endpoint_answering_500_is_retried_until_it_succeeds_and_one_answerin
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let below = refroute_cli::demo::scenarios(tag)
         .into_iter()
-        .find(|s| s.expect_status == ReferralStatus::BelowThreshold && s.pathway == refroute_proto::v1::Pathway::DomesticAbuse)
+        .find(|s| {
+            s.expect_status == ReferralStatus::BelowThreshold
+                && s.pathway == refroute_proto::v1::Pathway::DomesticAbuse
+        })
         .unwrap()
         .request;
     let mut ids = Vec::new();
-    for (org, request_id) in [("city-of-london-police", "flaky"), ("metropolitan-police", "refuses")] {
+    for (org, request_id) in [
+        ("city-of-london-police", "flaky"),
+        ("metropolitan-police", "refuses"),
+    ] {
         let mut intake = IntakeServiceClient::new(as_org(&system, "intake", org).await);
         let mut r = below.clone();
         r.request_id = format!("{request_id}-{tag}");
@@ -468,46 +582,79 @@ async fn an_endpoint_answering_500_is_retried_until_it_succeeds_and_one_answerin
         ids.push(intake.create_referral(r).await.unwrap().into_inner().id);
     }
     let webhook = |state: &str| {
-        format!("SELECT count(*) FROM notification.deliveries WHERE channel = 'webhook' AND state = '{state}'")
+        format!(
+            "SELECT count(*) FROM notification.deliveries WHERE channel = 'webhook' AND state = '{state}'"
+        )
     };
     system.assert_count(&webhook("SENT"), 1, WAIT).await;
     system.assert_count(&webhook("GIVEN_UP"), 1, WAIT).await;
 
     // Three tries at the flaky endpoint, the last answered 200; one at the refusing one.
-    let flaky: Vec<u16> = hooks.requests().iter().filter(|r| r.path == "/flaky").map(|r| r.status).collect();
+    let flaky: Vec<u16> = hooks
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/flaky")
+        .map(|r| r.status)
+        .collect();
     assert_eq!(flaky, [500, 503, 200]);
-    let ids_seen: Vec<&String> = hooks.requests().iter().filter(|r| r.path == "/flaky").map(|r| &r.headers["refroute-notification-id"]).collect::<Vec<_>>().into_iter().collect();
-    assert!(ids_seen.windows(2).all(|w| w[0] == w[1]), "a retry is the same notification");
+    let ids_seen: Vec<String> = hooks
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/flaky")
+        .map(|r| r.headers["refroute-notification-id"].clone())
+        .collect();
+    assert!(
+        ids_seen.windows(2).all(|w| w[0] == w[1]),
+        "a retry is the same notification"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let refused: Vec<u16> = hooks.requests().iter().filter(|r| r.path == "/refuses").map(|r| r.status).collect();
+    let refused: Vec<u16> = hooks
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/refuses")
+        .map(|r| r.status)
+        .collect();
     assert_eq!(refused, [400], "a 400 is not tried again");
 
     let shown = cli_deliveries(&system, &ids[0]).await;
-    assert!(shown.contains("REFERRAL_BELOW_THRESHOLD") && shown.contains("by webhook"), "{shown}");
+    assert!(
+        shown.contains("REFERRAL_BELOW_THRESHOLD") && shown.contains("by webhook"),
+        "{shown}"
+    );
     assert!(shown.contains("SENT after 3 attempt(s)"), "{shown}");
     let shown = cli_deliveries(&system, &ids[1]).await;
-    assert!(shown.contains("GIVEN_UP after 1 attempt(s)") && shown.contains("400"), "{shown}");
+    assert!(
+        shown.contains("GIVEN_UP after 1 attempt(s)") && shown.contains("400"),
+        "{shown}"
+    );
     // The Met's email still went.
-    assert!(shown.contains(&format!("by email to {MET_MAIL}: SENT")), "{shown}");
+    assert!(
+        shown.contains(&format!("by email to {MET_MAIL}: SENT")),
+        "{shown}"
+    );
 
     // Given up with an alarm: counted where Prometheus scrapes it.
     let metrics = system.scrape("notification").await.unwrap();
     assert!(
-        metrics.lines().any(|l| l.starts_with("refroute_notifications_total")
-            && l.contains("state=\"GIVEN_UP\"")
-            && l.contains("channel=\"webhook\"")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("refroute_notifications_total")
+                && l.contains("state=\"GIVEN_UP\"")
+                && l.contains("channel=\"webhook\"")),
         "{metrics}"
     );
     system.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recipient_on_the_do_not_inform_list_however_spelled_is_told_nothing_and_everyone_else_is() {
+async fn a_recipient_on_the_do_not_inform_list_however_spelled_is_told_nothing_and_everyone_else_is()
+ {
     let (mail, hooks) = fixtures().await;
     let files = TempDir::new();
     let organisations = organisations(&hooks, "/colp", None);
     let system = spawn_system_with(|s| tell_by(s, &files, &organisations, &mail)).await;
-    let mut intake = IntakeServiceClient::new(as_org(&system, "intake", "city-of-london-police").await);
+    let mut intake =
+        IntakeServiceClient::new(as_org(&system, "intake", "city-of-london-police").await);
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
     let mut r = refroute_cli::demo::scenarios(tag).remove(0).request;
     r.request_id = format!("dni-{tag}");
@@ -521,7 +668,9 @@ async fn a_recipient_on_the_do_not_inform_list_however_spelled_is_told_nothing_a
         ];
     }
     let created = intake.create_referral(r).await.unwrap().into_inner();
-    refroute_cli::demo::await_outcome(&mut intake, &created.id, WAIT).await.unwrap();
+    refroute_cli::demo::await_outcome(&mut intake, &created.id, WAIT)
+        .await
+        .unwrap();
 
     // Told: the police's webhook. Refused: the MARAC's mail and the police's mail.
     let received = hooks.wait_for(1, WAIT).await;
@@ -533,25 +682,49 @@ async fn a_recipient_on_the_do_not_inform_list_however_spelled_is_told_nothing_a
         )
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(mail.messages().is_empty(), "nobody listed was mailed: {:?}", mail.messages());
+    assert!(
+        mail.messages().is_empty(),
+        "nobody listed was mailed: {:?}",
+        mail.messages()
+    );
     assert_eq!(received.len(), 1);
     assert_eq!(body_of(&received[0])["kind"], "REFERRAL_ROUTED");
 
     let shown = deliveries(&system, &created.id).await;
-    let states: Vec<(String, DeliveryState)> = shown.iter().map(|d| (d.address.to_lowercase(), d.state())).collect();
-    assert!(states.contains(&(CITY_MARAC_MAIL.into(), DeliveryState::Refused)), "{states:?}");
-    assert!(states.contains(&(COLP_MAIL.into(), DeliveryState::Refused)), "{states:?}");
-    assert!(shown.iter().filter(|d| d.state() == DeliveryState::Refused).all(|d| d.last_error.contains("do-not-inform")));
+    let states: Vec<(String, DeliveryState)> = shown
+        .iter()
+        .map(|d| (d.address.to_lowercase(), d.state()))
+        .collect();
+    assert!(
+        states.contains(&(CITY_MARAC_MAIL.into(), DeliveryState::Refused)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(COLP_MAIL.into(), DeliveryState::Refused)),
+        "{states:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .filter(|d| d.state() == DeliveryState::Refused)
+            .all(|d| d.last_error.contains("do-not-inform"))
+    );
     // The refusal is in the audit log; the alarm is counted.
-    let refusals: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM audit.entries WHERE action = 'notification.refused' AND record_id = '{}'",
-        created.id
-    ))
+    let refusals: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit.entries WHERE action = 'notification.refused' AND record_id = $1",
+    )
+    .bind(&created.id)
     .fetch_one(&system.pool)
     .await
     .unwrap();
     assert_eq!(refusals, 2);
     let metrics = system.scrape("notification").await.unwrap();
-    assert!(metrics.lines().any(|l| l.starts_with("refroute_notifications_total") && l.contains("state=\"REFUSED\"")), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("refroute_notifications_total")
+                && l.contains("state=\"REFUSED\"")),
+        "{metrics}"
+    );
     system.shutdown().await;
 }

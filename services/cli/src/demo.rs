@@ -12,8 +12,7 @@ use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::{
     Concern, CreateReferralRequest, Criterion, DeliveryState, GetReferralRequest,
-    ListDeliveriesRequest, Panel, Pathway, Referral,
-    ReferralStatus, TransferKind,
+    ListDeliveriesRequest, Panel, Pathway, Referral, ReferralStatus, TransferKind,
 };
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -366,12 +365,14 @@ pub async fn told(
                     referral_id: referral.id.clone(),
                 })
                 .await
-                .with_context(|| format!("listing the deliveries of scenario '{}'", scenario.label))?
+                .with_context(|| {
+                    format!("listing the deliveries of scenario '{}'", scenario.label)
+                })?
                 .into_inner()
                 .deliveries;
-            let settling = listed.iter().any(|d| {
-                matches!(d.state(), DeliveryState::Pending | DeliveryState::Failed)
-            });
+            let settling = listed
+                .iter()
+                .any(|d| matches!(d.state(), DeliveryState::Pending | DeliveryState::Failed));
             if !settling || std::time::Instant::now() > deadline {
                 break listed;
             }

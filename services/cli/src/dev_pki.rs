@@ -222,7 +222,8 @@ impl Pki {
         let mut file = String::new();
         for org in organisations {
             let path = self.cert(&org.id);
-            let pem = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let pem =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
                 .map(|c: rustls_pki_types::CertificateDer| c.to_vec())
                 .with_context(|| format!("{} holds no certificate", path.display()))?;
@@ -285,8 +286,7 @@ pub fn ensure(dir: &Path, organisations: &[DevOrganisation]) -> anyhow::Result<P
     generate(dir, organisations)
 }
 
-const HEADER: &str =
-    "# Development organisations (written by refroute dev-pki; regenerated with the certificates).\n";
+const HEADER: &str = "# Development organisations (written by refroute dev-pki; regenerated with the certificates).\n";
 
 fn organisation_entry(org: &DevOrganisation, fingerprint: &str) -> String {
     let quoted = |items: &[&str]| {

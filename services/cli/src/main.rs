@@ -10,8 +10,8 @@ use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
 use refroute_proto::v1::{
     CreateReferralRequest, ExplainDecisionRequest, GetCaseRequest, GetReferralRequest,
-    ListDeliveriesRequest,
-    GetRuleSetRequest, Panel, ReloadRuleSetRequest, RuleSetInfo, WatchQueueRequest,
+    GetRuleSetRequest, ListDeliveriesRequest, Panel, ReloadRuleSetRequest, RuleSetInfo,
+    WatchQueueRequest,
 };
 use std::time::Duration;
 use tonic_types::StatusExt;

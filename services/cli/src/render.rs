@@ -122,7 +122,10 @@ pub fn case(c: &Case) -> String {
 
 /// One delivery: what, to whom, by which channel, and how it stands.
 pub fn delivery(d: &Delivery) -> String {
-    let state = d.state().as_str_name().trim_start_matches("DELIVERY_STATE_");
+    let state = d
+        .state()
+        .as_str_name()
+        .trim_start_matches("DELIVERY_STATE_");
     let to = if d.recipient_organisation.is_empty() {
         "nobody (no contact in the directory)".to_string()
     } else {
@@ -131,7 +134,11 @@ pub fn delivery(d: &Delivery) -> String {
     let channel = if d.channel.is_empty() {
         String::new()
     } else {
-        let personal = if d.personal_data { ", approved for personal data" } else { "" };
+        let personal = if d.personal_data {
+            ", approved for personal data"
+        } else {
+            ""
+        };
         format!(" by {} to {}{personal}", d.channel, d.address)
     };
     let mut line = format!("{:<24} {to}{channel}: {state}", d.kind);

@@ -227,6 +227,7 @@ impl Sample {
             lawful_basis: LAWFUL_BASIS.into(),
             do_not_inform: vec![format!("Partner of {}", self.victim_name)],
             risk_indicators: self.risk_indicators.iter().map(|r| *r as i32).collect(),
+            cannot_wait_for_next_meeting: false,
         });
         wrap(
             &self.request_id,

@@ -7,12 +7,12 @@ use crate::queue::{Cursor, Hearing, QueueStore};
 use chrono::{NaiveDate, Utc};
 use refroute_domain::{AreaCode, AreaError};
 use refroute_platform::access::Caller;
+use refroute_platform::access::Role;
 use refroute_platform::audit::{self, Entry, action};
 use refroute_platform::grpc::Violation;
 use refroute_platform::messaging::{Outbox, TraceContext};
-use refroute_proto::v1::coordinator_service_server::CoordinatorService;
-use refroute_platform::access::Role;
 use refroute_platform::wire::timestamp;
+use refroute_proto::v1::coordinator_service_server::CoordinatorService;
 use refroute_proto::v1::{
     Case, Delivery, DeliveryState, GetCaseRequest, ListDeliveriesRequest, ListDeliveriesResponse,
     ListQueueRequest, ListQueueResponse, Panel, RecordHearingRequest, WatchQueueRequest,

@@ -7,10 +7,10 @@
 
 use crate::do_not_inform::MustNotBeTold;
 use crate::plan::{Planned, Planner};
-use refroute_platform::messaging::HandleError;
 use chrono::{DateTime, Utc};
 use refroute_platform::audit::{self, Entry};
 use refroute_platform::crypto::Sealer;
+use refroute_platform::messaging::HandleError;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
@@ -58,7 +58,17 @@ impl Prepared {
         Self {
             subject: content.map(|c| c.subject.clone()).unwrap_or_default(),
             text: content.map(|c| c.text.clone()).unwrap_or_default(),
-            json: content.map(|c| c.json.to_string()).unwrap_or_default(),
+            // The body names its notification, as the header does, so a receiver that stores
+            // bodies alone can still tell a repeat.
+            json: content
+                .map(|c| {
+                    let mut json = c.json.clone();
+                    if let Some(body) = json.as_object_mut() {
+                        body.insert("notification_id".into(), planned.id.to_string().into());
+                    }
+                    json.to_string()
+                })
+                .unwrap_or_default(),
             fields: content.map(|c| c.fields.clone()).unwrap_or_default(),
             lawful_basis: planned.lawful_basis.clone(),
             must_not_be_told: planned.must_not_be_told.clone(),
@@ -107,7 +117,9 @@ pub async fn record(
                 r.personal_data,
             ),
             None => match &p.unaddressed {
-                Some((organisation, role)) => ("", organisation.as_str(), role.as_str(), "", None, false),
+                Some((organisation, role)) => {
+                    ("", organisation.as_str(), role.as_str(), "", None, false)
+                }
                 None => ("", "", crate::notice::UNRESOLVED, "", None, false),
             },
         };
@@ -291,12 +303,7 @@ pub async fn given_up(pool: &PgPool, id: Uuid, error: &str) -> Result<(), sqlx::
 }
 
 /// Records a refusal found at send time, with its audit entry.
-pub async fn refused(
-    pool: &PgPool,
-    id: Uuid,
-    why: &str,
-    entry: &Entry,
-) -> Result<(), sqlx::Error> {
+pub async fn refused(pool: &PgPool, id: Uuid, why: &str, entry: &Entry) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE notification.deliveries SET state = 'REFUSED', last_error = $2, \

@@ -135,9 +135,10 @@ fn refuse_webhooks_without_secrets(
         });
         if has_webhook && !channels.has_webhook_secret(&org.id) {
             anyhow::bail!(
-                "organisation '{id}' has a webhook channel but no signing key: set                  delivery.webhook_secrets.{id} (REFROUTE__DELIVERY__WEBHOOK_SECRETS__{env}=...)",
+                "organisation '{id}' has a webhook channel but no signing key: set \
+                 delivery.webhook_secrets.\"{id}\" in the REFROUTE_CONFIG file (or \
+                 REFROUTE__DELIVERY__WEBHOOK_SECRETS__{id})",
                 id = org.id,
-                env = org.id.to_uppercase().replace('-', "_")
             );
         }
     }

@@ -12,7 +12,7 @@
 //! Pure: no I/O.
 
 use refroute_domain::dash::RiskBand;
-use refroute_proto::v1::{Criterion, Decision, Outcome, Panel, Pathway, TransferKind};
+use refroute_proto::v1::{Criterion, Decision, Panel, Pathway, TransferKind};
 use serde_json::{Map, Value, json};
 
 /// What a notification tells. The names are stored (`deliveries.kind`) and shown as they are.
@@ -198,7 +198,13 @@ fn values(kind: Kind, facts: &Facts) -> Vec<(&'static str, String)> {
         ("referral_id", facts.referral_id.clone()),
         ("reference", facts.referrer_reference.clone()),
         ("pathway", pathway_label(d.pathway()).to_string()),
-        ("outcome", d.outcome().as_str_name().trim_start_matches("OUTCOME_").to_string()),
+        (
+            "outcome",
+            d.outcome()
+                .as_str_name()
+                .trim_start_matches("OUTCOME_")
+                .to_string(),
+        ),
         ("panel", panel_label(d.panel()).to_string()),
         ("area", facts.area.clone()),
         ("area_code", d.destination_area_code.clone()),
@@ -282,7 +288,10 @@ pub fn render(kind: Kind, facts: &Facts, personal_data: bool) -> Content {
         body.insert(key.to_string(), Value::String(value.clone()));
     }
     if facts.decision.pathway() == Pathway::DomesticAbuse && facts.decision.dash_yes_count > 0 {
-        body.insert("dash_yes_count".into(), json!(facts.decision.dash_yes_count));
+        body.insert(
+            "dash_yes_count".into(),
+            json!(facts.decision.dash_yes_count),
+        );
         fields.push("dash_yes_count".into());
     }
     body.insert("subject".into(), Value::String(subject.clone()));
@@ -291,7 +300,10 @@ pub fn render(kind: Kind, facts: &Facts, personal_data: bool) -> Content {
         person.insert("full_name".into(), Value::String(p.full_name.clone()));
         fields.push("person.full_name".into());
         if !p.date_of_birth.is_empty() {
-            person.insert("date_of_birth".into(), Value::String(p.date_of_birth.clone()));
+            person.insert(
+                "date_of_birth".into(),
+                Value::String(p.date_of_birth.clone()),
+            );
             fields.push("person.date_of_birth".into());
         }
         body.insert("person".into(), Value::Object(person));
@@ -308,6 +320,7 @@ pub fn render(kind: Kind, facts: &Facts, personal_data: bool) -> Content {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use refroute_proto::v1::Outcome;
 
     fn facts(outcome: Outcome, pathway: Pathway, panel: Panel) -> Facts {
         Facts {
@@ -343,7 +356,10 @@ mod tests {
                 let c = render(kind, &f, approved);
                 assert!(!c.subject.is_empty(), "{kind:?}");
                 for text in [&c.subject, &c.text] {
-                    assert!(!text.contains('{') && !text.contains('}'), "{kind:?}: {text}");
+                    assert!(
+                        !text.contains('{') && !text.contains('}'),
+                        "{kind:?}: {text}"
+                    );
                 }
                 assert!(c.text.contains(&f.referral_id), "{kind:?}: {}", c.text);
                 assert_eq!(c.json["kind"], kind.as_str());
@@ -358,10 +374,17 @@ mod tests {
         for kind in Kind::ALL {
             let plain = render(kind, &f, false);
             let all = format!("{}{}{}", plain.subject, plain.text, plain.json);
-            assert!(!all.contains("Jane Victim") && !all.contains("1990-02-03"), "{kind:?}");
+            assert!(
+                !all.contains("Jane Victim") && !all.contains("1990-02-03"),
+                "{kind:?}"
+            );
             assert!(!plain.fields.iter().any(|f| f.starts_with("person")));
             let approved = render(kind, &f, true);
-            assert!(approved.text.contains("Person: Jane Victim, born 1990-02-03"));
+            assert!(
+                approved
+                    .text
+                    .contains("Person: Jane Victim, born 1990-02-03")
+            );
             assert_eq!(approved.json["person"]["full_name"], "Jane Victim");
             assert!(approved.fields.contains(&"person.full_name".to_string()));
         }
@@ -370,30 +393,64 @@ mod tests {
     #[test]
     fn the_reason_which_may_quote_a_postcode_is_never_sent_except_a_declines() {
         let f = facts(Outcome::Routed, Pathway::DomesticAbuse, Panel::Marac);
-        for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::ReferralDeclined) {
+        for kind in Kind::ALL
+            .into_iter()
+            .filter(|k| *k != Kind::ReferralDeclined)
+        {
             for approved in [false, true] {
                 let c = render(kind, &f, approved);
                 let all = format!("{}{}{}", c.subject, c.text, c.json);
                 assert!(!all.contains("EC2M"), "{kind:?}: {all}");
             }
         }
-        let mut declined = facts(Outcome::Declined, Pathway::CommunityMarac, Panel::CommunityMarac);
-        declined.decision.reason = "Declined: the Community MARAC does not accept suicide threats alone.".into();
+        let mut declined = facts(
+            Outcome::Declined,
+            Pathway::CommunityMarac,
+            Panel::CommunityMarac,
+        );
+        declined.decision.reason =
+            "Declined: the Community MARAC does not accept suicide threats alone.".into();
         let c = render(Kind::ReferralDeclined, &declined, false);
-        assert!(c.text.contains("does not accept suicide threats alone"), "{}", c.text);
+        assert!(
+            c.text.contains("does not accept suicide threats alone"),
+            "{}",
+            c.text
+        );
     }
 
     #[test]
     fn below_threshold_is_signposted_by_dash_band() {
-        let mut f = facts(Outcome::BelowThreshold, Pathway::DomesticAbuse, Panel::Marac);
-        for (yes, band) in [(0, "standard risk"), (9, "standard risk"), (10, "medium risk"), (13, "medium risk")] {
+        let mut f = facts(
+            Outcome::BelowThreshold,
+            Pathway::DomesticAbuse,
+            Panel::Marac,
+        );
+        for (yes, band) in [
+            (0, "standard risk"),
+            (9, "standard risk"),
+            (10, "medium risk"),
+            (13, "medium risk"),
+        ] {
             f.decision.dash_yes_count = yes;
             let c = render(Kind::ReferralBelowThreshold, &f, false);
-            assert!(c.text.contains(&format!("to {band} domestic abuse services")), "{yes}: {}", c.text);
+            assert!(
+                c.text
+                    .contains(&format!("to {band} domestic abuse services")),
+                "{yes}: {}",
+                c.text
+            );
             assert!(c.json["signposting"].as_str().unwrap().contains(band));
         }
-        let ccm = facts(Outcome::BelowThreshold, Pathway::CommunityMarac, Panel::CommunityMarac);
-        assert!(render(Kind::ReferralBelowThreshold, &ccm, false).text.contains("anti-social behaviour process"));
+        let ccm = facts(
+            Outcome::BelowThreshold,
+            Pathway::CommunityMarac,
+            Panel::CommunityMarac,
+        );
+        assert!(
+            render(Kind::ReferralBelowThreshold, &ccm, false)
+                .text
+                .contains("anti-social behaviour process")
+        );
     }
 
     #[test]
@@ -403,18 +460,30 @@ mod tests {
         let c = render(Kind::CaseRouted, &f, false);
         assert!(!c.text.contains("Still to do"), "{}", c.text);
         assert!(!c.text.contains("Referrer's reference"), "{}", c.text);
-        assert!(!c.text.contains("DASH"), "{}", c.text);
+        assert!(!c.text.contains("DASH score:"), "{}", c.text);
         f.decision.action_required = "Give the full postcode".into();
         let c = render(Kind::CaseRouted, &f, false);
-        assert!(c.text.contains("Still to do: Give the full postcode"), "{}", c.text);
+        assert!(
+            c.text.contains("Still to do: Give the full postcode"),
+            "{}",
+            c.text
+        );
         assert!(c.json.get("referrer_reference").is_none());
     }
 
     #[test]
     fn a_transfer_names_its_destination_and_kind() {
-        let f = facts(Outcome::TransferRequested, Pathway::DomesticAbuse, Panel::Marac);
+        let f = facts(
+            Outcome::TransferRequested,
+            Pathway::DomesticAbuse,
+            Panel::Marac,
+        );
         let c = render(Kind::ReferralTransferred, &f, false);
-        assert!(c.subject.contains("Hackney (E09000012) MARAC"), "{}", c.subject);
+        assert!(
+            c.subject.contains("Hackney (E09000012) MARAC"),
+            "{}",
+            c.subject
+        );
         assert!(c.text.contains("MARAC-to-MARAC"), "{}", c.text);
     }
 }

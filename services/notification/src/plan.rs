@@ -195,7 +195,13 @@ impl Planner {
             );
             out.extend(self.to_each(kind, to, &facts, referral, referral_id, code.as_str()));
         }
-        out.extend(self.to_referrer(Kind::ReferralRouted, &facts, referral, referral_id, &referral.referrer_id));
+        out.extend(self.to_referrer(
+            Kind::ReferralRouted,
+            &facts,
+            referral,
+            referral_id,
+            &referral.referrer_id,
+        ));
         out
     }
 
@@ -216,9 +222,22 @@ impl Planner {
                 &code,
                 Panel::Review,
             );
-            out.extend(self.to_each(Kind::CaseForReview, to, &facts, referral, referral_id, code.as_str()));
+            out.extend(self.to_each(
+                Kind::CaseForReview,
+                to,
+                &facts,
+                referral,
+                referral_id,
+                code.as_str(),
+            ));
         }
-        out.extend(self.to_referrer(Kind::ReferralNeedsReview, &facts, referral, referral_id, &referral.referrer_id));
+        out.extend(self.to_referrer(
+            Kind::ReferralNeedsReview,
+            &facts,
+            referral,
+            referral_id,
+            &referral.referrer_id,
+        ));
         out
     }
 
@@ -273,8 +292,14 @@ impl Planner {
             .and_then(|a| recipients::statutory_recipient(&self.directory, a));
         match recipient {
             Some(r) => {
-                let mut planned =
-                    self.to_each(Kind::ResidenceNotice, vec![r], &facts, referral, referral_id, &area_code);
+                let mut planned = self.to_each(
+                    Kind::ResidenceNotice,
+                    vec![r],
+                    &facts,
+                    referral,
+                    referral_id,
+                    &area_code,
+                );
                 let mut notice = planned.pop().expect("one recipient, one notification");
                 notice.id = notice_id;
                 notice
@@ -447,7 +472,11 @@ roles = ["referrer"]
         ] {
             let (r, d) = da_referral(dash, cannot_wait, &[]);
             let planned = p.routed(r.id.parse().unwrap(), &r, &d, true);
-            let want = if urgent { Kind::CaseUrgent } else { Kind::CaseRouted };
+            let want = if urgent {
+                Kind::CaseUrgent
+            } else {
+                Kind::CaseRouted
+            };
             assert_eq!(planned[0].kind, want, "{dash} {cannot_wait}");
             if urgent {
                 let text = &planned[0].content.as_ref().unwrap().text;
@@ -469,7 +498,10 @@ roles = ["referrer"]
                 (Kind::ReferralRouted, "colp".into(), false),
             ]
         );
-        assert!(planned[1].content.is_none(), "nothing is rendered for a refused recipient");
+        assert!(
+            planned[1].content.is_none(),
+            "nothing is rendered for a refused recipient"
+        );
     }
 
     #[test]
@@ -498,7 +530,11 @@ roles = ["referrer"]
             ]
         );
         let to_referrer = &planned[1].content.as_ref().unwrap();
-        assert!(to_referrer.text.contains("Please supply: Give the full postcode"));
+        assert!(
+            to_referrer
+                .text
+                .contains("Please supply: Give the full postcode")
+        );
         assert_eq!(told(&p.needs_review(id, &r, &d, false)).len(), 1);
     }
 
@@ -519,9 +555,16 @@ roles = ["referrer"]
             "colp",
             "COLP-9",
         );
-        assert_eq!(told(&planned), vec![(Kind::ReferralTransferred, "colp".into(), false)]);
+        assert_eq!(
+            told(&planned),
+            vec![(Kind::ReferralTransferred, "colp".into(), false)]
+        );
         let c = planned[0].content.as_ref().unwrap();
-        assert!(c.subject.contains("COLP-9") && c.subject.contains("Hackney (E09000012) MARAC"), "{}", c.subject);
+        assert!(
+            c.subject.contains("COLP-9") && c.subject.contains("Hackney (E09000012) MARAC"),
+            "{}",
+            c.subject
+        );
         assert_eq!(planned[0].area_code, "E09000012");
     }
 
@@ -530,7 +573,9 @@ roles = ["referrer"]
         let p = planner();
         let referral = Referral {
             id: Uuid::now_v7().to_string(),
-            details: Some(referral::Details::CommunityMarac(CommunityMaracReferral::default())),
+            details: Some(referral::Details::CommunityMarac(
+                CommunityMaracReferral::default(),
+            )),
             ..Default::default()
         };
         let event = |area: &str| ResidenceNoticeRequested {
@@ -564,8 +609,14 @@ roles = ["referrer"]
         let p = Planner::new(p.organisations.clone(), Arc::new(directory), 18);
         let n = p.residence_notice(notice_id, id, &event("E09000012"), &referral);
         let r = n.recipient.as_ref().unwrap();
-        assert_eq!(r.address, ChannelAddress::Email("asc@hackney.example".into()));
+        assert_eq!(
+            r.address,
+            ChannelAddress::Email("asc@hackney.example".into())
+        );
         let text = &n.content.as_ref().unwrap().text;
-        assert!(text.contains("Hackney (E09000012)") && text.contains("City of London (E09000001)"), "{text}");
+        assert!(
+            text.contains("Hackney (E09000012)") && text.contains("City of London (E09000001)"),
+            "{text}"
+        );
     }
 }

@@ -3,6 +3,9 @@
 //! or Channel); a referral that needs review lands in the receiving area's review queue
 //! (`PANEL_REVIEW`). Both go through [`QueueStore::enqueue`].
 
+use crate::deliveries::Notifier;
+use crate::message::Kind;
+use crate::plan::{Planned, Planner};
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use refroute_domain::AreaCode;
@@ -14,9 +17,6 @@ use refroute_proto::v1::{
     Case, CaseHeard, Decision, Panel, Referral, ReferralBelowThreshold, ReferralDeclined,
     ReferralNeedsReview, ReferralRouted, TransferRequested, referral,
 };
-use crate::deliveries::Notifier;
-use crate::message::Kind;
-use crate::plan::{Planned, Planner};
 use sqlx::{PgConnection, PgPool};
 use std::marker::PhantomData;
 use uuid::Uuid;
@@ -238,7 +238,9 @@ impl QueueStore {
         Ok(match (routed_at, before) {
             (None, _) => Queued::Unchanged,
             (Some(_), None) => Queued::New,
-            (Some(_), Some((was,))) if was == Panel::Review.as_str_name() && panel != Panel::Review => {
+            (Some(_), Some((was,)))
+                if was == Panel::Review.as_str_name() && panel != Panel::Review =>
+            {
                 Queued::Moved
             }
             (Some(_), Some(_)) => Queued::Updated,
@@ -501,7 +503,13 @@ impl<E: CaseEvent> Handler for QueueHandler<E> {
             return Ok(());
         };
         let referral_id = case.referral_id.parse().expect("to_case checked the id");
-        let planned = E::tell(&self.notifier.planner, referral_id, &referral, &decision, queued);
+        let planned = E::tell(
+            &self.notifier.planner,
+            referral_id,
+            &referral,
+            &decision,
+            queued,
+        );
         self.notifier.owe(tx, &planned).await
     }
 }
@@ -547,11 +555,21 @@ fn resolved_referral(message: &Incoming) -> Result<Resolved, HandleError> {
     Ok(match message.message_type.as_str() {
         ReferralBelowThreshold::TYPE => {
             let e: ReferralBelowThreshold = message.decode()?;
-            from(e.referral_id, e.decision, Kind::ReferralBelowThreshold, e.referral)
+            from(
+                e.referral_id,
+                e.decision,
+                Kind::ReferralBelowThreshold,
+                e.referral,
+            )
         }
         ReferralDeclined::TYPE => {
             let e: ReferralDeclined = message.decode()?;
-            from(e.referral_id, e.decision, Kind::ReferralDeclined, e.referral)
+            from(
+                e.referral_id,
+                e.decision,
+                Kind::ReferralDeclined,
+                e.referral,
+            )
         }
         TransferRequested::TYPE => {
             let e: TransferRequested = message.decode()?;

@@ -236,7 +236,10 @@ email = "oncall@ops.example"
     fn a_referrer_is_told_by_each_of_its_channels() {
         let r = referrer(&organisations(), "colp");
         assert_eq!(r.len(), 2);
-        assert_eq!(r[0].address, ChannelAddress::Webhook("https://colp.example/hook".into()));
+        assert_eq!(
+            r[0].address,
+            ChannelAddress::Webhook("https://colp.example/hook".into())
+        );
         assert!(!r[0].personal_data);
         assert!(r[1].personal_data);
         assert!(r.iter().all(|r| r.role == "referrer" && r.id == "colp"));
@@ -268,7 +271,10 @@ email = "oncall@ops.example"
         let d = Directory::from_toml(DIRECTORY).unwrap();
         let r = statutory_recipient(&d, &area("E09000012")).unwrap();
         assert_eq!(r.organisation, "London Borough of Hackney");
-        assert_eq!(r.address, ChannelAddress::Email("statutory@hackney.example".into()));
+        assert_eq!(
+            r.address,
+            ChannelAddress::Email("statutory@hackney.example".into())
+        );
         assert!(!r.personal_data);
         assert!(statutory_services(&d, &area("E09000019")).is_some());
         assert!(statutory_recipient(&d, &area("E09000019")).is_none());

@@ -46,11 +46,20 @@ pub struct Sender {
 pub fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
     let initial = settings.retry_initial_ms.max(1);
     let factor = 1u64 << attempts.saturating_sub(1).min(30);
-    Duration::from_millis(initial.saturating_mul(factor).min(settings.retry_max_ms.max(initial)))
+    Duration::from_millis(
+        initial
+            .saturating_mul(factor)
+            .min(settings.retry_max_ms.max(initial)),
+    )
 }
 
 impl Sender {
-    pub fn new(pool: PgPool, sealer: Sealer, channels: Channels, settings: DeliverySettings) -> Self {
+    pub fn new(
+        pool: PgPool,
+        sealer: Sealer,
+        channels: Channels,
+        settings: DeliverySettings,
+    ) -> Self {
         Self {
             pool,
             sealer,
@@ -107,13 +116,17 @@ impl Sender {
         let prepared = match due.open(&self.sealer) {
             Ok(p) => p,
             Err(e) => {
-                self.give_up(&due, &format!("its sealed message cannot be opened ({e:#})"))
-                    .await?;
+                self.give_up(
+                    &due,
+                    &format!("its sealed message cannot be opened ({e:#})"),
+                )
+                .await?;
                 return Ok(true);
             }
         };
         let Some(recipient) = recipient_of(&due, prepared.contact.clone()) else {
-            self.give_up(&due, "its channel is not one refroute knows").await?;
+            self.give_up(&due, "its channel is not one refroute knows")
+                .await?;
             return Ok(true);
         };
         if let Some(why) = check_again(&prepared.must_not_be_told, &recipient) {
@@ -234,6 +247,9 @@ mod tests {
         s.retry_initial_ms = 100;
         s.retry_max_ms = 1000;
         let ms = |n| backoff(&s, n).as_millis();
-        assert_eq!([ms(1), ms(2), ms(3), ms(4), ms(5), ms(40)], [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(
+            [ms(1), ms(2), ms(3), ms(4), ms(5), ms(40)],
+            [100, 200, 400, 800, 1000, 1000]
+        );
     }
 }

@@ -49,6 +49,7 @@ pub struct Settings {
     pub tls: TlsSettings,
     pub access: AccessSettings,
     pub client: ClientSettings,
+    pub delivery: DeliverySettings,
 }
 
 /// PEM files for mutual TLS. The CA is the deployment's own: nothing is trusted by default.
@@ -75,6 +76,93 @@ pub struct AccessSettings {
 pub struct ClientSettings {
     pub cert_file: String,
     pub key_file: String,
+}
+
+/// How the notification service delivers: its senders, their retries, and the two channels.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Concurrent senders in each notification replica.
+    pub senders: usize,
+    /// How often a sender looks for due notifications when nothing woke it.
+    pub poll_ms: u64,
+    /// Retry backoff after a transient failure: doubles from initial to max.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// A notification still failing transiently this long after it was due is given up (alarm).
+    pub give_up_after_secs: u64,
+    /// A MARAC case routed with this many DASH "yes" answers or more is announced to the
+    /// coordinator as urgent (may need an emergency MARAC). Not nationally published: a
+    /// deployment setting.
+    pub urgent_dash_score: u32,
+    pub email: EmailSettings,
+    pub webhook: WebhookSettings,
+    /// HMAC key of each organisation's webhooks, by organisation id (the organisations file's id).
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<String, Secret>,
+}
+
+impl DeliverySettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("delivery.senders", self.senders as u64),
+            ("delivery.poll_ms", self.poll_ms),
+            ("delivery.retry_initial_ms", self.retry_initial_ms),
+            ("delivery.email.timeout_secs", self.email.timeout_secs),
+            ("delivery.webhook.timeout_secs", self.webhook.timeout_secs),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::Message(format!("{key} must be at least 1")));
+            }
+        }
+        if self.retry_max_ms < self.retry_initial_ms {
+            return Err(ConfigError::Message(format!(
+                "delivery.retry_max_ms = {} is less than delivery.retry_initial_ms = {}",
+                self.retry_max_ms, self.retry_initial_ms
+            )));
+        }
+        if !EMAIL_TLS_MODES.contains(&self.email.tls.as_str()) {
+            return Err(ConfigError::Message(format!(
+                "delivery.email.tls = {:?} is not one of {}",
+                self.email.tls,
+                EMAIL_TLS_MODES.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The values `delivery.email.tls` may take.
+pub const EMAIL_TLS_MODES: [&str; 3] = ["starttls", "tls", "none"];
+
+/// The SMTP relay email notifications are handed to.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// SMTP relay host. Empty: no email channel (email notifications wait as failed, alarmed,
+    /// until one is configured).
+    pub host: String,
+    pub port: u16,
+    /// "starttls" (STARTTLS required), "tls" (implicit TLS, usually port 465) or "none" (plain;
+    /// for a development sink on loopback only).
+    pub tls: String,
+    /// A CA (PEM) to trust for the relay's certificate besides the webpki roots; empty: none.
+    pub ca_file: String,
+    pub from: String,
+    /// Empty: no AUTH.
+    pub username: String,
+    pub password: Secret,
+    pub timeout_secs: u64,
+}
+
+/// How webhooks are posted.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// A CA (PEM) to trust for endpoints' certificates besides the webpki roots; empty: none.
+    pub ca_file: String,
+    pub timeout_secs: u64,
 }
 
 /// Where the rule set is read from, at start, on SIGHUP and on `ReloadRuleSet`.
@@ -340,6 +428,7 @@ impl Settings {
     pub fn validated(self) -> Result<Self, ConfigError> {
         self.retention.validate()?;
         self.amqp.validate()?;
+        self.delivery.validate()?;
         Ok(self)
     }
 }
@@ -476,6 +565,78 @@ mod tests {
             !s.deployment.development,
             "a deployment is not development unless it says so"
         );
+    }
+
+    #[test]
+    fn delivery_defaults_and_the_environment_layer_over_them() {
+        let d = Settings::defaults().unwrap().delivery;
+        assert_eq!((d.senders, d.poll_ms), (2, 250));
+        assert_eq!((d.retry_initial_ms, d.retry_max_ms), (1000, 300_000));
+        assert_eq!(d.give_up_after_secs, 259_200);
+        assert_eq!(d.urgent_dash_score, 18);
+        assert_eq!(d.email.host, "", "no email channel unless configured");
+        assert_eq!((d.email.port, d.email.tls.as_str()), (587, "starttls"));
+        assert_eq!(d.webhook.timeout_secs, 10);
+        assert!(d.webhook_secrets.is_empty());
+
+        let env = HashMap::from([
+            (
+                "REFROUTE__DELIVERY__EMAIL__HOST".to_string(),
+                "smtp.example.org".to_string(),
+            ),
+            (
+                "REFROUTE__DELIVERY__EMAIL__TLS".to_string(),
+                "tls".to_string(),
+            ),
+            (
+                "REFROUTE__DELIVERY__EMAIL__PASSWORD".to_string(),
+                "relay-password".to_string(),
+            ),
+            ("REFROUTE__DELIVERY__SENDERS".to_string(), "4".to_string()),
+            (
+                "REFROUTE__DELIVERY__WEBHOOK_SECRETS__CITY-POLICE".to_string(),
+                "hook-key".to_string(),
+            ),
+        ]);
+        let d = Settings::layered(None, Some(env)).unwrap().delivery;
+        assert_eq!(d.email.host, "smtp.example.org");
+        assert_eq!(d.email.tls, "tls");
+        assert_eq!(d.senders, 4);
+        assert_eq!(d.email.password.expose(), "relay-password");
+        // Environment names arrive lower-cased: the key is under the organisation's id.
+        assert_eq!(d.webhook_secrets["city-police"].expose(), "hook-key");
+        let shown = format!("{d:?}");
+        assert!(!shown.contains("relay-password"), "{shown}");
+        assert!(!shown.contains("hook-key"), "{shown}");
+    }
+
+    #[test]
+    fn delivery_values_that_cannot_be_meant_are_refused_naming_their_key() {
+        let load = |pairs: &[(&str, &str)]| {
+            let env = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Settings::layered(None, Some(env))
+        };
+        for (key, value, named) in [
+            ("REFROUTE__DELIVERY__SENDERS", "0", "delivery.senders"),
+            ("REFROUTE__DELIVERY__POLL_MS", "0", "delivery.poll_ms"),
+            (
+                "REFROUTE__DELIVERY__RETRY_MAX_MS",
+                "10",
+                "delivery.retry_max_ms",
+            ),
+            (
+                "REFROUTE__DELIVERY__EMAIL__TLS",
+                "ssl",
+                "delivery.email.tls",
+            ),
+            ("REFROUTE__DELIVERY__EMAIL__LOGIN", "x", "login"),
+        ] {
+            let err = load(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
     }
 
     #[test]

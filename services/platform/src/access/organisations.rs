@@ -414,8 +414,14 @@ mod tests {
         for (channel, says) in [
             ("email = \"not-an-address\"\n", "not an email address"),
             ("email = \"a b@x.example\"\n", "not an email address"),
-            ("webhook = \"http://x.example/hook\"\n", "must be an https:// URL"),
-            ("email = \"a@x.example\"\nwebhook = \"https://x.example\"\n", "exactly one"),
+            (
+                "webhook = \"http://x.example/hook\"\n",
+                "must be an https:// URL",
+            ),
+            (
+                "email = \"a@x.example\"\nwebhook = \"https://x.example\"\n",
+                "exactly one",
+            ),
             ("personal_data = true\n", "exactly one"),
             ("sms = \"0700\"\n", "unknown field"),
         ] {
