@@ -29,7 +29,7 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Registry::default)
 }
 
-const HELP: [(&str, &str); 6] = [
+const HELP: [(&str, &str); 7] = [
     (
         "refroute_access_refused_total",
         "Calls refused by caller identity (no or unknown certificate, missing role, another organisation's record, a TLS handshake refused), by service, method and reason.",
@@ -53,6 +53,10 @@ const HELP: [(&str, &str); 6] = [
     (
         "refroute_rule_reloads_total",
         "Rule-file reloads by trigger (SIGHUP, ReloadRuleSet) and result (applied, refused: alert on refused).",
+    ),
+    (
+        "refroute_notifications_total",
+        "Notifications reaching a state (PENDING, SENT, FAILED, GIVEN_UP, REFUSED, NO_RECIPIENT), by kind and channel (alert on GIVEN_UP, REFUSED and NO_RECIPIENT).",
     ),
 ];
 
