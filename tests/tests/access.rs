@@ -12,8 +12,8 @@ use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
 use refroute_proto::v1::{
     ExplainDecisionRequest, GetCaseRequest, GetReferralRequest, GetRuleSetRequest,
-    ListQueueRequest, Panel, RecordHearingRequest, Referral, ReferralStatus, ReloadRuleSetRequest,
-    Residence, SupplyResidenceRequest, WatchQueueRequest, residence,
+    ListDeliveriesRequest, ListQueueRequest, Panel, RecordHearingRequest, Referral, ReferralStatus,
+    ReloadRuleSetRequest, Residence, SupplyResidenceRequest, WatchQueueRequest, residence,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -120,6 +120,10 @@ const MATRIX: &[(Call, [Want; 9])] = &[
         ],
     ),
     (
+        Call::ListMaracDeliveries,
+        [ROLE, ROLE, OK, QUEUE, QUEUE, OK, UNKNOWN, NO_CERT, OTHER_CA],
+    ),
+    (
         Call::ExplainDecision,
         [ROLE, ROLE, ROLE, ROLE, ROLE, OK, UNKNOWN, NO_CERT, OTHER_CA],
     ),
@@ -149,6 +153,7 @@ enum Call {
     GetMaracCase,
     GetChannelCase,
     RecordHearing,
+    ListMaracDeliveries,
     ExplainDecision,
     GetRuleSet,
     ReloadRuleSet,
@@ -178,6 +183,7 @@ impl Call {
             Call::WatchCityMarac => "/refroute.v1.CoordinatorService/WatchQueue",
             Call::GetMaracCase | Call::GetChannelCase => "/refroute.v1.CoordinatorService/GetCase",
             Call::RecordHearing => "/refroute.v1.CoordinatorService/RecordHearing",
+            Call::ListMaracDeliveries => "/refroute.v1.CoordinatorService/ListDeliveries",
             Call::ExplainDecision => "/refroute.v1.TriageAdminService/ExplainDecision",
             Call::GetRuleSet => "/refroute.v1.TriageAdminService/GetRuleSet",
             Call::ReloadRuleSet => "/refroute.v1.TriageAdminService/ReloadRuleSet",
@@ -288,6 +294,12 @@ async fn call(
             .record_hearing(RecordHearingRequest {
                 referral_id: records.marac.id.clone(),
                 meeting_date: chrono::Utc::now().date_naive().to_string(),
+            })
+            .await
+            .map(drop),
+        Call::ListMaracDeliveries => CoordinatorServiceClient::new(channel)
+            .list_deliveries(ListDeliveriesRequest {
+                referral_id: records.marac.id.clone(),
             })
             .await
             .map(drop),

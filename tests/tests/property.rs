@@ -463,6 +463,7 @@ impl Gen {
             lawful_basis: self.text("lawful_basis", refroute_cli::sample::LAWFUL_BASIS),
             do_not_inform: self.texts("do_not_inform", &["Partner of the victim"]),
             risk_indicators,
+            cannot_wait_for_next_meeting: false,
         }
     }
 

@@ -143,6 +143,7 @@ mod tests {
         let declined = ReferralDeclined {
             referral_id: id.clone(),
             decision: decision(Outcome::Declined),
+            referral: None,
         };
         let (got, status, d) = decode(&incoming(&declined)).unwrap();
         assert_eq!(
@@ -190,6 +191,7 @@ mod tests {
         let declined = ReferralDeclined {
             referral_id: Uuid::now_v7().to_string(),
             decision: None,
+            referral: None,
         };
         assert!(matches!(
             decode(&incoming(&declined)),

@@ -1,7 +1,13 @@
 //! The email channel: a plain-text message handed to the deployment's SMTP relay, over STARTTLS
 //! or implicit TLS (rustls, the webpki roots and an optional extra CA), with AUTH when a user is
-//! configured. The transport is built once and pools its connections, so a burst of
-//! notifications does not pay a TLS handshake each.
+//! configured.
+//!
+//! Each message has a connection of its own, and the whole conversation (connect, TLS, AUTH,
+//! MAIL, RCPT, DATA, QUIT) is bounded by `delivery.email.timeout_secs`: lettre bounds only the
+//! TCP connect, so a relay that stops answering would otherwise hold a sender for as long as it
+//! keeps the socket open. Cutting a pooled connection off mid-transaction would hand it, in that
+//! state, to the next message; a connection of its own is simply closed. Notifications are few,
+//! so a handshake each costs little.
 //!
 //! Every message carries its notification id twice: as `Message-ID: <{id}@refroute>`, which a
 //! mail system keeps, and as `X-Refroute-Notification-Id`, which a receiving system can read
@@ -32,11 +38,17 @@ pub(super) struct EmailChannel {
     from: Mailbox,
     /// For error text: the relay is the only party an error names.
     relay: Arc<str>,
+    timeout: Duration,
 }
 
 impl EmailChannel {
     pub(super) fn from_settings(settings: &EmailSettings) -> anyhow::Result<Self> {
-        let host = settings.host.trim();
+        // An IPv6 relay may be written as in a URL; lettre wants the bare address.
+        let host = settings
+            .host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let tls = match settings.tls.as_str() {
             "starttls" => Tls::Required(tls_parameters(host, &settings.ca_file)?),
             "tls" => Tls::Wrapper(tls_parameters(host, &settings.ca_file)?),
@@ -57,10 +69,11 @@ impl EmailChannel {
                 settings.from
             )
         })?;
+        let timeout = Duration::from_secs(settings.timeout_secs);
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(settings.port)
             .tls(tls)
-            .timeout(Some(Duration::from_secs(settings.timeout_secs)));
+            .timeout(Some(timeout));
         if !settings.username.is_empty() {
             builder = builder.credentials(Credentials::new(
                 settings.username.clone(),
@@ -71,22 +84,22 @@ impl EmailChannel {
             transport: builder.build(),
             from,
             relay: Arc::from(host),
+            timeout,
         })
     }
 
     pub(super) async fn send(&self, to: &str, message: &Outgoing<'_>) -> Result<(), SendError> {
         let email = self.message(to, message)?;
-        let transport = self.transport.clone();
-        // In its own task, so a caller that stops waiting (shutdown, its own timeout) cannot
-        // leave a pooled connection half-way through a transaction for the next message: the
-        // send runs to its end under the transport's own timeouts.
-        let sent = tokio::spawn(async move { transport.send(email).await }).await;
-        match sent {
+        match tokio::time::timeout(self.timeout, self.transport.send(email)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(classify(&e, &self.relay)),
-            Err(_) => Err(SendError::Transient(
-                "the SMTP send task ended abnormally".into(),
-            )),
+            // A relay that stalls after taking the message (before answering QUIT) lands here
+            // too, and the retry sends it again: the receiver de-duplicates by the ids.
+            Err(_) => Err(SendError::Transient(format!(
+                "SMTP relay {} did not finish within {}s (delivery.email.timeout_secs)",
+                self.relay,
+                self.timeout.as_secs()
+            ))),
         }
     }
 
@@ -127,7 +140,6 @@ fn tls_parameters(host: &str, ca_file: &str) -> anyhow::Result<TlsParameters> {
 }
 
 fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -177,9 +189,13 @@ fn classify(e: &lettre::transport::smtp::Error, relay: &str) -> SendError {
         return reply(code, relay);
     }
     if e.is_timeout() {
-        return SendError::Transient(format!("timed out talking to SMTP relay {relay}"));
+        return SendError::Transient(format!("timed out connecting to SMTP relay {relay}"));
     }
-    let cause = e.source().map(|s| s.to_string()).unwrap_or_default();
+    // lettre reports a failed handshake as a connection error wrapping the TLS one.
+    if let Some(tls) = tls_cause(e) {
+        return SendError::Transient(format!("TLS with SMTP relay {relay} failed: {tls}"));
+    }
+    let cause = root_cause(e);
     if e.is_tls() {
         return SendError::Transient(format!("TLS with SMTP relay {relay} failed: {cause}"));
     }
@@ -197,11 +213,36 @@ fn classify(e: &lettre::transport::smtp::Error, relay: &str) -> SendError {
     if e.is_response() {
         return SendError::Transient(format!("unreadable reply from SMTP relay {relay}"));
     }
-    if e.is_transport_shutdown() {
-        return SendError::Transient("the SMTP transport is shut down".into());
-    }
     // Connection and network errors: the cause is the operating system's or the resolver's.
     SendError::Transient(format!("cannot talk to SMTP relay {relay}: {cause}"))
+}
+
+/// The rustls error somewhere in `e`'s causes (an I/O error carries it as its payload).
+fn tls_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(tls) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// The innermost cause: lettre's wrappers add only their own kind, already said.
+fn root_cause(e: &(dyn StdError + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 /// A relay's negative reply: 4xx may pass, 5xx will not.
@@ -311,9 +352,8 @@ mod tests {
         s
     }
 
-    // The transport's pool spawns its reaper on the runtime.
-    #[tokio::test]
-    async fn plain_smtp_is_refused_off_loopback_and_a_bad_setting_names_its_key() {
+    #[test]
+    fn plain_smtp_is_refused_off_loopback_and_a_bad_setting_names_its_key() {
         let err = |s: &EmailSettings| {
             EmailChannel::from_settings(s)
                 .err()

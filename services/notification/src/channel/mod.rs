@@ -61,8 +61,8 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// Reads the CA files and builds the SMTP transport (which pools its connections) and the
-    /// webhook TLS configuration; a bad value fails here, naming its key, not at the first send.
+    /// Reads the CA files and builds the SMTP transport and the webhook TLS configuration; a bad
+    /// value fails here, naming its key, not at the first send.
     pub fn from_settings(settings: &DeliverySettings) -> anyhow::Result<Self> {
         let email = if settings.email.host.trim().is_empty() {
             None
