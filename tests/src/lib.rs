@@ -61,7 +61,12 @@ pub fn pki() -> &'static Pki {
         for area in refroute_geography::local_authorities::all() {
             harness = harness.coordinates(area, &["MARAC", "COMMUNITY_MARAC", "CHANNEL", "REVIEW"]);
         }
+        // Told nothing unless a test says otherwise (tests/tests/notifications.rs writes its
+        // own organisations file with channels to its own mail server and receiver).
         let mut organisations = dev_pki::demo_organisations();
+        for o in &mut organisations {
+            o.channels.clear();
+        }
         organisations.push(harness);
         let dir = std::env::temp_dir().join(format!(
             "refroute-test-pki-{}",

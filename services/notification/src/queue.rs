@@ -194,15 +194,9 @@ impl QueueStore {
             tracing::warn!(area = %case.area_code, panel = panel.as_str_name(), "a decision older than one already applied arrived late or was replayed; ignored");
             return Ok(Queued::Unchanged);
         }
-        // The row (if any) is locked by newest_decision's row in decision_order; this reads
-        // which queue the case was in before.
-        let before: Option<(String,)> =
-            sqlx::query_as("SELECT panel FROM notification.queue_cases WHERE referral_id = $1")
-                .bind(referral_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-
-        let routed_at: Option<(DateTime<Utc>,)> = sqlx::query_as(
+        // The subquery in RETURNING sees the table as it was before this statement: which
+        // queue the case was in, if any.
+        let queued: Option<(DateTime<Utc>, Option<String>)> = sqlx::query_as(
             "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (referral_id) DO UPDATE SET area_code = excluded.area_code, panel = excluded.panel, \
@@ -210,7 +204,7 @@ impl QueueStore {
                routed_at = CASE WHEN queue_cases.panel = 'PANEL_REVIEW' THEN now() ELSE queue_cases.routed_at END \
              WHERE queue_cases.panel = 'PANEL_REVIEW' \
                OR (queue_cases.area_code = excluded.area_code AND queue_cases.panel = excluded.panel) \
-             RETURNING routed_at",
+             RETURNING routed_at, (SELECT q.panel FROM notification.queue_cases q WHERE q.referral_id = $1)",
         )
         .bind(referral_id)
         .bind(&case.area_code)
@@ -219,6 +213,10 @@ impl QueueStore {
         .bind(sealed)
         .fetch_optional(&mut *tx)
         .await?;
+        let (routed_at, before) = match queued {
+            Some((at, before)) => (Some(at), before),
+            None => (None, None),
+        };
         if let Some(decision) = &case.decision
             && panel != Panel::Review
         {
@@ -238,7 +236,7 @@ impl QueueStore {
         Ok(match (routed_at, before) {
             (None, _) => Queued::Unchanged,
             (Some(_), None) => Queued::New,
-            (Some(_), Some((was,)))
+            (Some(_), Some(was))
                 if was == Panel::Review.as_str_name() && panel != Panel::Review =>
             {
                 Queued::Moved

@@ -430,7 +430,12 @@ mod tests {
             ));
             let err = Organisations::parse(&text).unwrap_err();
             assert!(err.contains(says), "{channel}: {err}");
-            assert!(err.contains("city-police"), "{err}");
+            // A key the file does not know is refused by the parser, at its line; the rest
+            // name the organisation.
+            assert!(
+                says == "unknown field" || err.contains("city-police"),
+                "{err}"
+            );
         }
     }
 
