@@ -3,10 +3,14 @@
 //! webhooks to a real HTTPS receiver, both started here. Every message is counted at the
 //! receiving end by its notification id.
 
+mod support;
+
 use refroute_cli::dev_pki::{CITY, DevOrganisation, HACKNEY};
 use refroute_e2e::mail::{Mail, MailSink};
 use refroute_e2e::webhook::{Received, WebhookReceiver};
-use refroute_e2e::{HARNESS, TempDir, TestSystem, pki, spawn_system_with};
+use refroute_e2e::{
+    HARNESS, TempDir, TestSystem, pki, spawn_system_with, spawn_system_with_own_broker_users,
+};
 use refroute_notification::channel::signature;
 use refroute_platform::Settings;
 use refroute_platform::settings::Secret;
@@ -728,5 +732,114 @@ async fn a_recipient_on_the_do_not_inform_list_however_spelled_is_told_nothing_a
                 && l.contains("state=\"REFUSED\"")),
         "{metrics}"
     );
+    system.shutdown().await;
+}
+
+/// Mails to the operator of `kind`.
+fn operator_alerts(mail: &MailSink, kind: &str) -> Vec<Mail> {
+    mail.messages()
+        .into_iter()
+        .filter(|m| m.rcpt_tos == [OPERATOR_MAIL])
+        .filter(|m| m.headers.get("X-Refroute-Kind").map(String::as_str) == Some(kind))
+        .collect()
+}
+
+async fn operator_alert(mail: &MailSink, kind: &str) -> Mail {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(m) = operator_alerts(mail, kind).pop() {
+            return m;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "no {kind} reached the operator: {:?}",
+            mail.messages()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_message_and_a_stuck_consumer_are_told_to_the_operators() {
+    let (mail, hooks) = fixtures().await;
+    let files = TempDir::new();
+    let organisations = organisations(&hooks, "/colp", None);
+    // Each service its own broker user, so a stuck consumer's alert is checked like any event;
+    // a lock held too long fails triage's statements after 200 ms, and a second of that is stuck.
+    let system = spawn_system_with_own_broker_users(|s| {
+        tell_by(s, &files, &organisations, &mail);
+        s.amqp.stuck_alarm_secs = 1;
+        let url = format!("{}?options[lock_timeout]=200", s.database.url.expose());
+        s.database.url = Secret::new(url);
+    })
+    .await;
+
+    // Something that is not a referral, sent as one: triage dead-letters it.
+    let referral_id = uuid::Uuid::now_v7().to_string();
+    let message_id = support::publish(
+        &system,
+        &support::Published {
+            routing_key: "referral.received.v1".into(),
+            message_type: "refroute.v1.ReferralReceived".into(),
+            correlation_id: referral_id.clone(),
+            payload: b"not a protobuf referral".to_vec(),
+        },
+    )
+    .await;
+    let alert = operator_alert(&mail, "ALERT_DEAD_LETTERED").await;
+    for want in [
+        "triage.referral-received.dlq",
+        &message_id.to_string(),
+        &referral_id,
+        "refroute dead-letters replay triage.referral-received",
+    ] {
+        assert!(alert.body.contains(want), "{want}: {}", alert.body);
+    }
+    // It is the operators' to see among the referral's deliveries, and sent.
+    system
+        .assert_count(
+            &format!(
+                "SELECT count(*) FROM notification.deliveries WHERE referral_id = '{referral_id}' \
+                 AND kind = 'ALERT_DEAD_LETTERED' AND state = 'SENT'"
+            ),
+            1,
+            WAIT,
+        )
+        .await;
+
+    // Triage cannot write its decisions: its consumer is stuck on the next referral.
+    let mut lock = system.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE triage.decisions IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut intake =
+        IntakeServiceClient::new(as_org(&system, "intake", "city-of-london-police").await);
+    let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
+    let mut r = refroute_cli::demo::scenarios(tag).remove(0).request;
+    r.request_id = format!("stuck-{tag}");
+    let waiting = intake.create_referral(r).await.unwrap().into_inner();
+    let stuck = operator_alert(&mail, "ALERT_CONSUMER_STUCK").await;
+    assert!(
+        stuck
+            .subject
+            .contains("triage is stuck on a message in triage.referral-received"),
+        "{}",
+        stuck.subject
+    );
+    assert!(stuck.body.contains(&waiting.id), "{}", stuck.body);
+    lock.rollback().await.unwrap();
+
+    // Once it moves, the referral goes on as usual; each alert was sent once.
+    refroute_cli::demo::await_outcome(&mut intake, &waiting.id, WAIT)
+        .await
+        .unwrap();
+    hooks.wait_for(1, WAIT).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(operator_alerts(&mail, "ALERT_DEAD_LETTERED").len(), 1);
+    assert_eq!(operator_alerts(&mail, "ALERT_CONSUMER_STUCK").len(), 1);
+    // Alerts name no one.
+    let (name, _) = person_of(&refroute_cli::demo::scenarios(tag).remove(0).request);
+    assert!(!stuck.body.contains(&name) && !alert.body.contains(&name));
     system.shutdown().await;
 }

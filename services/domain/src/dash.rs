@@ -34,11 +34,7 @@ impl DashChecklist {
     }
 
     pub fn band(&self) -> RiskBand {
-        match self.yes_count() {
-            0..=9 => RiskBand::Standard,
-            10..=13 => RiskBand::Medium,
-            _ => RiskBand::High,
-        }
+        RiskBand::of(self.yes_count())
     }
 
     /// A checklist with `yes` yes answers and the rest no; for tests and the demo.
@@ -52,6 +48,15 @@ impl DashChecklist {
 }
 
 impl RiskBand {
+    /// The band of a DASH score (the count of "yes" answers).
+    pub fn of(yes_count: u32) -> Self {
+        match yes_count {
+            0..=9 => RiskBand::Standard,
+            10..=13 => RiskBand::Medium,
+            _ => RiskBand::High,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             RiskBand::Standard => "standard risk",

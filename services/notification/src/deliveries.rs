@@ -77,14 +77,27 @@ impl Prepared {
     }
 }
 
+/// What an audit entry about delivery `id` is about: its referral, or for an alert about no
+/// referral, the delivery itself.
+pub fn audited_record(referral_id: Option<Uuid>, id: Uuid) -> (&'static str, String) {
+    match referral_id {
+        Some(r) => (audit::REFERRAL, r.to_string()),
+        None => (DELIVERY, id.to_string()),
+    }
+}
+
+/// The record kind of an audit entry about a delivery that concerns no referral.
+pub const DELIVERY: &str = "delivery";
+
 /// The audit entry of a refusal: the recipient named, nothing disclosed.
-pub fn refusal_entry(referral_id: Uuid, recipient_id: &str, kind: &str) -> Entry {
+pub fn refusal_entry(referral_id: Option<Uuid>, id: Uuid, recipient_id: &str, kind: &str) -> Entry {
+    let (record_kind, record_id) = audited_record(referral_id, id);
     Entry::new(
         crate::SCHEMA,
         recipient_id,
         action::REFUSED,
-        audit::REFERRAL,
-        &referral_id.to_string(),
+        record_kind,
+        &record_id,
     )
     .fields(vec![format!("kind:{kind}")])
 }
@@ -155,23 +168,23 @@ pub async fn record(
         if !inserted {
             continue;
         }
-        crate::sender::count(p.kind.as_str(), channel, state);
+        count(p.kind.as_str(), channel, state);
         match state {
             state::REFUSED => {
                 tracing::warn!(
                     alarm = "notification_refused",
                     notification_id = %p.id,
-                    referral_id = %p.referral_id,
+                    referral_id = ?p.referral_id,
                     kind = p.kind.as_str(),
                     recipient = id,
                     "notification refused: {last_error}; nothing was sent to it, everyone else is told"
                 );
-                refusals.push(refusal_entry(p.referral_id, id, p.kind.as_str()));
+                refusals.push(refusal_entry(p.referral_id, p.id, id, p.kind.as_str()));
             }
             state::NO_RECIPIENT => tracing::warn!(
                 alarm = "notification_without_recipient",
                 notification_id = %p.id,
-                referral_id = %p.referral_id,
+                referral_id = ?p.referral_id,
                 kind = p.kind.as_str(),
                 area = %p.area_code,
                 "notification owed to nobody: the area directory has no contact with an address \
@@ -187,6 +200,14 @@ pub async fn record(
         }
     }
     Ok(refusals)
+}
+
+/// Counts a delivery reaching `state`, by kind and channel.
+pub fn count(kind: &str, channel: &str, state: &str) {
+    refroute_platform::metrics::increment(
+        "refroute_notifications_total",
+        &[("kind", kind), ("channel", channel), ("state", state)],
+    );
 }
 
 /// What the consumers need to owe notifications: the planner, and the sealer of what is owed.

@@ -6,6 +6,7 @@
 //! subject's home area ([`plan`]), by email or signed webhook ([`channel`]), tracked until sent
 //! ([`deliveries`], [`sender`]).
 
+pub mod alerts;
 pub mod announce;
 pub mod channel;
 pub mod coordinator;
@@ -92,8 +93,18 @@ pub async fn run(
         ),
         Worker::consumer(
             &topology::NOTIFICATION_RESIDENCE_NOTICE,
+            context.clone(),
+            notice::NoticeHandler::new(notifier.clone()),
+        ),
+        Worker::consumer(
+            &topology::NOTIFICATION_ALERTS,
+            context.clone(),
+            alerts::StuckHandler::new(notifier.clone()),
+        ),
+        Worker::consumer(
+            &topology::NOTIFICATION_DEAD_LETTERED,
             context,
-            notice::NoticeHandler::new(notifier),
+            alerts::DeadLetterHandler::new(notifier),
         ),
     ];
     let parts = service::Parts {

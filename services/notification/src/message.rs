@@ -32,10 +32,14 @@ pub enum Kind {
     ReferralNeedsReview,
     /// To the statutory services of the area a Community MARAC subject lives in.
     ResidenceNotice,
+    /// To the operators: a message was dead-lettered (it waits for them in its queue's `.dlq`).
+    AlertDeadLettered,
+    /// To the operators: a consumer has been failing on one message for too long.
+    AlertConsumerStuck,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Kind::CaseRouted,
         Kind::CaseUrgent,
         Kind::CaseForReview,
@@ -45,9 +49,11 @@ impl Kind {
         Kind::ReferralBelowThreshold,
         Kind::ReferralNeedsReview,
         Kind::ResidenceNotice,
+        Kind::AlertDeadLettered,
+        Kind::AlertConsumerStuck,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Kind::CaseRouted => "CASE_ROUTED",
             Kind::CaseUrgent => "CASE_URGENT",
@@ -58,6 +64,8 @@ impl Kind {
             Kind::ReferralBelowThreshold => "REFERRAL_BELOW_THRESHOLD",
             Kind::ReferralNeedsReview => "REFERRAL_NEEDS_REVIEW",
             Kind::ResidenceNotice => "RESIDENCE_NOTICE",
+            Kind::AlertDeadLettered => "ALERT_DEAD_LETTERED",
+            Kind::AlertConsumerStuck => "ALERT_CONSUMER_STUCK",
         }
     }
 
@@ -74,7 +82,14 @@ impl Kind {
             }
             Kind::ReferralNeedsReview => include_str!("../templates/referral_needs_review.txt"),
             Kind::ResidenceNotice => include_str!("../templates/residence_notice.txt"),
+            Kind::AlertDeadLettered => include_str!("../templates/alert_dead_lettered.txt"),
+            Kind::AlertConsumerStuck => include_str!("../templates/alert_consumer_stuck.txt"),
         }
+    }
+
+    /// An alert to operators: about messages, never about a person.
+    pub fn is_alert(self) -> bool {
+        matches!(self, Kind::AlertDeadLettered | Kind::AlertConsumerStuck)
     }
 }
 
@@ -101,6 +116,19 @@ pub struct Facts {
     pub urgency: String,
     /// The victim (domestic abuse) or subject.
     pub person: Option<Person>,
+    /// An alert's message: the queue, the message's type and id.
+    pub alert: Option<AlertFacts>,
+}
+
+/// What an alert says: which queue (of which service), and the message concerned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertFacts {
+    pub service: String,
+    pub queue: String,
+    pub message_type: String,
+    pub message_id: String,
+    /// How long a stuck consumer has been failing, in seconds.
+    pub failing_secs: String,
 }
 
 /// A message ready for a channel, and what of the referral it discloses.
@@ -148,21 +176,13 @@ fn criterion_label(decision: &Decision) -> String {
     }
 }
 
-fn band(yes: u32) -> RiskBand {
-    match yes {
-        0..=9 => RiskBand::Standard,
-        10..=13 => RiskBand::Medium,
-        _ => RiskBand::High,
-    }
-}
-
 /// What the referrer should do with a referral below threshold, by pathway (docs/DOMAIN.md
 /// 2.1: below threshold is not "nothing"; the case is signposted to standard or medium-risk
 /// services by its DASH band).
 pub fn signposting(decision: &Decision) -> String {
     match decision.pathway() {
         Pathway::DomesticAbuse => {
-            let band = band(decision.dash_yes_count);
+            let band = RiskBand::of(decision.dash_yes_count);
             format!(
                 "signpost the victim to {} domestic abuse services (local outreach or an IDVA service), and refer again if the risk rises or there is a further incident",
                 band.label()
@@ -178,7 +198,7 @@ fn dash_line(decision: &Decision) -> String {
         return String::new();
     }
     let yes = decision.dash_yes_count;
-    format!("DASH score: {yes} of 24 ({})", band(yes).label())
+    format!("DASH score: {yes} of 24 ({})", RiskBand::of(yes).label())
 }
 
 fn transfer_label(decision: &Decision) -> &'static str {
@@ -192,6 +212,23 @@ fn transfer_label(decision: &Decision) -> &'static str {
 /// The facts of `facts` as named values: the template's placeholders and the webhook's body.
 /// An empty value is left out.
 fn values(kind: Kind, facts: &Facts) -> Vec<(&'static str, String)> {
+    if let Some(alert) = facts.alert.as_ref().filter(|_| kind.is_alert()) {
+        let mut v = vec![
+            ("kind", kind.as_str().to_string()),
+            ("referral_id", facts.referral_id.clone()),
+            ("queue", alert.queue.clone()),
+            (
+                "dead_letter_queue",
+                refroute_platform::messaging::topology::dead_letter_queue(&alert.queue),
+            ),
+            ("message_type", alert.message_type.clone()),
+            ("message_id", alert.message_id.clone()),
+            ("service", alert.service.clone()),
+            ("failing_secs", alert.failing_secs.clone()),
+        ];
+        v.retain(|(_, value)| !value.trim().is_empty());
+        return v;
+    }
     let d = &facts.decision;
     let mut v = vec![
         ("kind", kind.as_str().to_string()),
@@ -261,7 +298,10 @@ fn fill(template: &str, values: &[(&str, String)]) -> (String, String) {
 /// The message of `kind` for a recipient whose channel is (or is not) approved for personal data.
 pub fn render(kind: Kind, facts: &Facts, personal_data: bool) -> Content {
     let mut values = values(kind, facts);
-    let person = facts.person.as_ref().filter(|_| personal_data);
+    let person = facts
+        .person
+        .as_ref()
+        .filter(|_| personal_data && !kind.is_alert());
     match person {
         Some(p) => {
             let mut line = format!("Person: {}", p.full_name);
@@ -345,6 +385,13 @@ mod tests {
                 full_name: "Jane Victim".into(),
                 date_of_birth: "1990-02-03".into(),
             }),
+            alert: Some(AlertFacts {
+                service: "triage".into(),
+                queue: "triage.referral-received".into(),
+                message_type: "refroute.v1.ReferralReceived".into(),
+                message_id: "0190c0de-0000-7000-8000-0000000000aa".into(),
+                failing_secs: "61".into(),
+            }),
         }
     }
 
@@ -380,6 +427,12 @@ mod tests {
             );
             assert!(!plain.fields.iter().any(|f| f.starts_with("person")));
             let approved = render(kind, &f, true);
+            if kind.is_alert() {
+                // An alert is about a message, and names nobody even to an approved channel.
+                assert!(!approved.text.contains("Jane Victim"), "{}", approved.text);
+                assert!(approved.json.get("person").is_none());
+                continue;
+            }
             assert!(
                 approved
                     .text
@@ -469,6 +522,26 @@ mod tests {
             c.text
         );
         assert!(c.json.get("referrer_reference").is_none());
+    }
+
+    #[test]
+    fn a_dead_letter_alert_names_the_queue_the_message_and_what_to_run() {
+        let f = facts(Outcome::Routed, Pathway::DomesticAbuse, Panel::Marac);
+        let c = render(Kind::AlertDeadLettered, &f, false);
+        assert!(
+            c.subject.contains("triage.referral-received"),
+            "{}",
+            c.subject
+        );
+        for want in [
+            "triage.referral-received.dlq",
+            "refroute.v1.ReferralReceived",
+            "0190c0de-0000-7000-8000-0000000000aa",
+            "refroute dead-letters replay triage.referral-received",
+        ] {
+            assert!(c.text.contains(want), "{want}: {}", c.text);
+        }
+        assert!(c.json.get("pathway").is_none() && c.json.get("outcome").is_none());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// `deliveries.kind` of a residence notice.
-pub const RESIDENCE_NOTICE: &str = "RESIDENCE_NOTICE";
+pub const RESIDENCE_NOTICE: &str = crate::message::Kind::ResidenceNotice.as_str();
 /// `deliveries.recipient_role` of a notice not yet addressed to anyone.
 pub const UNRESOLVED: &str = "UNRESOLVED";
 

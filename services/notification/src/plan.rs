@@ -13,12 +13,12 @@
 //! | `residence.notice_requested` | the statutory services of the area of residence: `RESIDENCE_NOTICE` |
 
 use crate::do_not_inform::MustNotBeTold;
-use crate::message::{self, Content, Facts, Kind, Person};
+use crate::message::{self, AlertFacts, Content, Facts, Kind, Person};
 use crate::recipients::{self, Recipient};
 use refroute_domain::{AreaCode, Directory};
 use refroute_platform::access::Organisations;
 use refroute_proto::v1::{
-    Decision, Panel, Referral, ResidenceNoticeRequested, TransferKind, referral,
+    ConsumerStuck, Decision, Panel, Referral, ResidenceNoticeRequested, TransferKind, referral,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -27,7 +27,8 @@ use uuid::Uuid;
 #[derive(Clone, Debug)]
 pub struct Planned {
     pub id: Uuid,
-    pub referral_id: Uuid,
+    /// `None` for an alert about no referral in particular.
+    pub referral_id: Option<Uuid>,
     pub kind: Kind,
     /// The area it concerns: the panel's, or the area of residence of a residence notice.
     pub area_code: String,
@@ -109,6 +110,7 @@ impl Planner {
             residence_area: String::new(),
             urgency: String::new(),
             person: person(referral),
+            alert: None,
         }
     }
 
@@ -153,7 +155,7 @@ impl Planner {
                     .then(|| message::render(kind, facts, r.personal_data));
                 Planned {
                     id: Uuid::now_v7(),
-                    referral_id,
+                    referral_id: Some(referral_id),
                     kind,
                     area_code: area_code.to_string(),
                     recipient: Some(r),
@@ -269,6 +271,61 @@ impl Planner {
         self.to_each(kind, to, facts, referral, referral_id, &area)
     }
 
+    /// The operators' alert that `queue` dead-lettered a message (`message_id`, of type
+    /// `message_type`, about the referral `correlation_id` names, if it names one).
+    pub fn dead_lettered(
+        &self,
+        queue: &str,
+        message_type: &str,
+        message_id: Uuid,
+        correlation_id: &str,
+    ) -> Vec<Planned> {
+        let alert = AlertFacts {
+            queue: queue.to_string(),
+            message_type: message_type.to_string(),
+            message_id: message_id.to_string(),
+            ..AlertFacts::default()
+        };
+        self.alert(Kind::AlertDeadLettered, alert, correlation_id)
+    }
+
+    /// The operators' alert that a consumer is stuck on one message.
+    pub fn consumer_stuck(&self, stuck: &ConsumerStuck) -> Vec<Planned> {
+        let alert = AlertFacts {
+            service: stuck.service.clone(),
+            queue: stuck.queue.clone(),
+            message_id: stuck.message_id.clone(),
+            failing_secs: stuck.failing_secs.to_string(),
+            ..AlertFacts::default()
+        };
+        self.alert(Kind::AlertConsumerStuck, alert, &stuck.correlation_id)
+    }
+
+    /// An alert of `kind` to every operator, about the referral `correlation_id` names (if any).
+    fn alert(&self, kind: Kind, alert: AlertFacts, correlation_id: &str) -> Vec<Planned> {
+        let referral_id = correlation_id.trim().parse::<Uuid>().ok();
+        let facts = Facts {
+            referral_id: referral_id.map(|r| r.to_string()).unwrap_or_default(),
+            alert: Some(alert),
+            ..Facts::default()
+        };
+        recipients::operators(&self.organisations)
+            .into_iter()
+            .map(|r| Planned {
+                id: Uuid::now_v7(),
+                referral_id,
+                kind,
+                area_code: String::new(),
+                content: Some(message::render(kind, &facts, r.personal_data)),
+                recipient: Some(r),
+                unaddressed: None,
+                refused: None,
+                must_not_be_told: MustNotBeTold::default(),
+                lawful_basis: None,
+            })
+            .collect()
+    }
+
     /// A Community MARAC case's notice to the statutory services of the area of residence.
     /// Always exactly one: addressed, refused, or owed to nobody yet.
     pub fn residence_notice(
@@ -306,7 +363,7 @@ impl Planner {
             }
             None => Planned {
                 id: notice_id,
-                referral_id,
+                referral_id: Some(referral_id),
                 kind: Kind::ResidenceNotice,
                 recipient: None,
                 unaddressed: area

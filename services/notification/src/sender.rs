@@ -15,24 +15,15 @@
 
 use crate::channel::{Address, Channels, Outgoing, SendError};
 use crate::deliveries::{self, Due, state};
-use crate::do_not_inform::MustNotBeTold;
 use crate::recipients::Recipient;
 use chrono::Utc;
 use refroute_platform::access::organisations::ChannelAddress;
-use refroute_platform::audit::{self, Entry};
+use refroute_platform::audit::Entry;
 use refroute_platform::crypto::Sealer;
 use refroute_platform::settings::DeliverySettings;
 use sqlx::PgPool;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Counts a delivery reaching `state`, by kind and channel.
-pub fn count(kind: &str, channel: &str, state: &str) {
-    refroute_platform::metrics::increment(
-        "refroute_notifications_total",
-        &[("kind", kind), ("channel", channel), ("state", state)],
-    );
-}
 
 #[derive(Clone)]
 pub struct Sender {
@@ -129,14 +120,12 @@ impl Sender {
                 .await?;
             return Ok(true);
         };
-        if let Some(why) = check_again(&prepared.must_not_be_told, &recipient) {
-            let entry = deliveries::refusal_entry(
-                due.referral_id.unwrap_or_default(),
-                &due.recipient_id,
-                &due.kind,
-            );
+        // Again before every send, whatever was planned.
+        if let Some(why) = prepared.must_not_be_told.refuses(&recipient) {
+            let entry =
+                deliveries::refusal_entry(due.referral_id, due.id, &due.recipient_id, &due.kind);
             deliveries::refused(&self.pool, due.id, why, &entry).await?;
-            count(&due.kind, &due.channel, state::REFUSED);
+            deliveries::count(&due.kind, &due.channel, state::REFUSED);
             tracing::warn!(alarm = "notification_refused", recipient = %due.recipient_id, "notification refused at send time: {why}");
             return Ok(true);
         }
@@ -159,17 +148,18 @@ impl Sender {
         let _entered = span.enter();
         match result {
             Ok(()) => {
+                let (record_kind, record_id) = deliveries::audited_record(due.referral_id, due.id);
                 let entry = Entry::new(
                     crate::SCHEMA,
                     &due.recipient_id,
                     deliveries::action::SENT,
-                    audit::REFERRAL,
-                    &due.referral_id.map(|r| r.to_string()).unwrap_or_default(),
+                    record_kind,
+                    &record_id,
                 )
                 .fields(prepared.fields.clone())
                 .lawful_basis(prepared.lawful_basis.clone());
                 deliveries::sent(&self.pool, due.id, &entry).await?;
-                count(&due.kind, &due.channel, state::SENT);
+                deliveries::count(&due.kind, &due.channel, state::SENT);
                 tracing::info!(recipient = %due.recipient_id, channel = %due.channel, attempts = due.attempts, "notification sent");
             }
             Err(SendError::Permanent(why)) => self.give_up(&due, &why).await?,
@@ -188,7 +178,7 @@ impl Sender {
                     let next = Utc::now()
                         + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::MAX);
                     deliveries::failed(&self.pool, due.id, &why, next).await?;
-                    count(&due.kind, &due.channel, state::FAILED);
+                    deliveries::count(&due.kind, &due.channel, state::FAILED);
                     tracing::info!(attempts = due.attempts, retry_in_ms = pause.as_millis() as u64, error = %why, "notification not sent yet; will retry");
                 }
             }
@@ -198,7 +188,7 @@ impl Sender {
 
     async fn give_up(&self, due: &Due, why: &str) -> anyhow::Result<()> {
         deliveries::given_up(&self.pool, due.id, why).await?;
-        count(&due.kind, &due.channel, state::GIVEN_UP);
+        deliveries::count(&due.kind, &due.channel, state::GIVEN_UP);
         tracing::error!(
             alarm = "notification_given_up",
             notification_id = %due.id,
@@ -230,11 +220,6 @@ fn recipient_of(due: &Due, contact: Option<String>) -> Option<Recipient> {
         address,
         personal_data: due.personal_data,
     })
-}
-
-/// The check before every send, whatever was planned.
-fn check_again(must_not_be_told: &MustNotBeTold, recipient: &Recipient) -> Option<&'static str> {
-    must_not_be_told.refuses(recipient)
 }
 
 #[cfg(test)]

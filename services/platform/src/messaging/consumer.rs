@@ -426,7 +426,13 @@ impl<H: Handler> Consumer<H> {
                 return Ok(());
             }
         };
-        if let Err(why) = check_publisher(&delivery, &session.amqp) {
+        // A dead letter's copy was checked (or refused) by the consumer that dead-lettered it;
+        // its alert is owed whoever published it.
+        let checked = match self.queue.source {
+            topology::Source::Events => check_publisher(&delivery, &session.amqp),
+            topology::Source::DeadLetters => Ok(()),
+        };
+        if let Err(why) = checked {
             tracing::error!(
                 alarm = "message_dead_lettered",
                 queue,
@@ -551,6 +557,7 @@ impl<H: Handler> Consumer<H> {
                 .health
                 .set_service_status(queue, ServingStatus::NotServing)
                 .await;
+            announce_stuck(session, queue, incoming, failing_for).await;
         }
     }
 
@@ -577,6 +584,51 @@ impl<H: Handler> Consumer<H> {
     }
 }
 
+/// Tells the operators (through notification's `notification.alerts` queue) that `queue` is
+/// stuck on `incoming`. Published on the consumer's own channel, not through the outbox: what is
+/// failing is often the database the outbox lives in. At most once an episode; if the broker
+/// does not take it, the log line and the gauge still say so.
+async fn announce_stuck(
+    session: &WorkerSession,
+    queue: &'static str,
+    incoming: &Incoming,
+    failing_for: Duration,
+) {
+    use lapin::BasicProperties;
+    use lapin::options::BasicPublishOptions;
+    use prost::Message;
+    let event = refroute_proto::v1::ConsumerStuck {
+        service: session.service.to_string(),
+        queue: queue.to_string(),
+        message_id: incoming.message_id.to_string(),
+        correlation_id: incoming.correlation_id.clone(),
+        failing_secs: failing_for.as_secs() as u32,
+    };
+    let mut properties = BasicProperties::default()
+        .with_message_id(ShortString::from(Uuid::now_v7().to_string()))
+        .with_correlation_id(ShortString::from(incoming.correlation_id.as_str()))
+        .with_content_type(ShortString::from("application/x-protobuf"))
+        .with_type(ShortString::from(refroute_proto::v1::ConsumerStuck::TYPE))
+        .with_delivery_mode(2);
+    // RabbitMQ checks user_id against the connection's user, so consumers can trust it.
+    if let Some(user) = topology::user_of(session.amqp.uri_for(session.service).expose()) {
+        properties = properties.with_user_id(ShortString::from(user));
+    }
+    let published = session
+        .channel
+        .basic_publish(
+            ShortString::from(session.amqp.exchange.as_str()),
+            ShortString::from(refroute_proto::v1::ConsumerStuck::ROUTING_KEY),
+            BasicPublishOptions::default(),
+            &event.encode_to_vec(),
+            properties,
+        )
+        .await;
+    if let Err(e) = published {
+        tracing::warn!(queue, error = %e, "could not tell the operators the consumer is stuck");
+    }
+}
+
 /// When per-service broker users are configured (`amqp.users`), a message must carry the
 /// `user_id` of the service that publishes its routing key; RabbitMQ has checked that `user_id`
 /// against the publishing connection. Anyone else who can write to the exchange (another
@@ -597,8 +649,21 @@ fn check_publisher(delivery: &Delivery, amqp: &AmqpSettings) -> Result<(), Strin
             kind.escape_debug()
         ));
     };
+    let user = delivery.properties.user_id().as_ref().map(|u| u.as_str());
+    if publisher == topology::ANY_SERVICE {
+        let known = crate::db::SERVICES
+            .iter()
+            .any(|s| amqp.expected_user(s).is_some() && amqp.expected_user(s) == user);
+        return if known {
+            Ok(())
+        } else {
+            Err(format!(
+                "{key} may be published by any service's broker user, and this is none of theirs"
+            ))
+        };
+    }
     let expected = amqp.expected_user(publisher).unwrap_or_default();
-    match delivery.properties.user_id().as_ref().map(|u| u.as_str()) {
+    match user {
         Some(user) if user == expected => Ok(()),
         Some(user) => Err(format!(
             "{key} is published by {publisher} (broker user {expected}), not by broker user {}",

@@ -53,3 +53,8 @@ event!(
     "refroute.v1.ResidenceNoticeRequested"
 );
 event!(v1::CaseHeard, "case.heard.v1", "refroute.v1.CaseHeard");
+event!(
+    v1::ConsumerStuck,
+    "consumer.stuck.v1",
+    "refroute.v1.ConsumerStuck"
+);

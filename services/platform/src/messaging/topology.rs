@@ -16,19 +16,36 @@ pub const DEAD_LETTER_EXCHANGE: &str = "refroute.dead-letter";
 
 pub struct QueueSpec {
     pub name: &'static str,
+    /// The exchange its bindings are on.
+    pub source: Source,
+    /// Routing keys: events (`referral.routed.v1`), or for [`Source::DeadLetters`] the names of
+    /// the queues whose dead letters it takes a copy of.
     pub bindings: &'static [&'static str],
+}
+
+/// Where a queue's messages come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The events exchange.
+    Events,
+    /// The dead-letter exchange: a copy of every message another queue dead-letters (each
+    /// queue's own `.dlq` keeps the message itself, for `refroute dead-letters`).
+    DeadLetters,
 }
 
 pub const TRIAGE_REFERRAL_RECEIVED: QueueSpec = QueueSpec {
     name: "triage.referral-received",
+    source: Source::Events,
     bindings: &["referral.received.v1"],
 };
 pub const TRIAGE_CASE_HEARD: QueueSpec = QueueSpec {
     name: "triage.case-heard",
+    source: Source::Events,
     bindings: &["case.heard.v1"],
 };
 pub const INTAKE_REFERRAL_OUTCOMES: QueueSpec = QueueSpec {
     name: "intake.referral-outcomes",
+    source: Source::Events,
     bindings: &[
         "referral.routed.v1",
         "referral.below_threshold.v1",
@@ -39,16 +56,19 @@ pub const INTAKE_REFERRAL_OUTCOMES: QueueSpec = QueueSpec {
 };
 pub const NOTIFICATION_REFERRAL_ROUTED: QueueSpec = QueueSpec {
     name: "notification.referral-routed",
+    source: Source::Events,
     bindings: &["referral.routed.v1"],
 };
 pub const NOTIFICATION_REFERRAL_NEEDS_REVIEW: QueueSpec = QueueSpec {
     name: "notification.referral-needs-review",
+    source: Source::Events,
     bindings: &["referral.needs_review.v1"],
 };
 /// Outcomes that leave no case in a queue: a referral that waited for review and was then
 /// decided one of these leaves the review queue.
 pub const NOTIFICATION_REVIEW_RESOLVED: QueueSpec = QueueSpec {
     name: "notification.review-resolved",
+    source: Source::Events,
     bindings: &[
         "referral.below_threshold.v1",
         "referral.declined.v1",
@@ -57,15 +77,41 @@ pub const NOTIFICATION_REVIEW_RESOLVED: QueueSpec = QueueSpec {
 };
 pub const NOTIFICATION_RESIDENCE_NOTICE: QueueSpec = QueueSpec {
     name: "notification.residence-notice",
+    source: Source::Events,
     bindings: &["residence.notice_requested.v1"],
 };
 pub const TRANSFER_TRANSFER_REQUESTED: QueueSpec = QueueSpec {
     name: "transfer.transfer-requested",
+    source: Source::Events,
     bindings: &["transfer.requested.v1"],
 };
 
+/// Alerts any service raises about itself (a stuck consumer), for the operators.
+pub const NOTIFICATION_ALERTS: QueueSpec = QueueSpec {
+    name: "notification.alerts",
+    source: Source::Events,
+    bindings: &["consumer.stuck.v1"],
+};
+
+/// A copy of every dead letter, so the operators are alerted (notification's `alerts.rs`).
+pub const NOTIFICATION_DEAD_LETTERED: QueueSpec = QueueSpec {
+    name: "notification.dead-lettered",
+    source: Source::DeadLetters,
+    bindings: &[
+        "triage.referral-received",
+        "triage.case-heard",
+        "intake.referral-outcomes",
+        "notification.referral-routed",
+        "notification.referral-needs-review",
+        "notification.review-resolved",
+        "notification.residence-notice",
+        "transfer.transfer-requested",
+        "notification.alerts",
+    ],
+};
+
 /// Every queue; each belongs to the service its name begins with (`triage.case-heard`: triage).
-pub const QUEUES: [&QueueSpec; 8] = [
+pub const QUEUES: [&QueueSpec; 10] = [
     &TRIAGE_REFERRAL_RECEIVED,
     &TRIAGE_CASE_HEARD,
     &INTAKE_REFERRAL_OUTCOMES,
@@ -74,6 +120,8 @@ pub const QUEUES: [&QueueSpec; 8] = [
     &NOTIFICATION_REVIEW_RESOLVED,
     &NOTIFICATION_RESIDENCE_NOTICE,
     &TRANSFER_TRANSFER_REQUESTED,
+    &NOTIFICATION_ALERTS,
+    &NOTIFICATION_DEAD_LETTERED,
 ];
 
 pub fn dead_letter_queue(queue: &str) -> String {
@@ -82,7 +130,7 @@ pub fn dead_letter_queue(queue: &str) -> String {
 
 /// Which service publishes each event (routing key and `type`): a consumer refuses an event
 /// from any other broker user (when per-service users are configured, `amqp.users`).
-pub const PUBLISHERS: [(&str, &str, &str); 8] = [
+pub const PUBLISHERS: [(&str, &str, &str); 9] = [
     publisher::<v1::ReferralReceived>("intake"),
     publisher::<v1::ReferralRouted>("triage"),
     publisher::<v1::ReferralBelowThreshold>("triage"),
@@ -91,7 +139,11 @@ pub const PUBLISHERS: [(&str, &str, &str); 8] = [
     publisher::<v1::TransferRequested>("triage"),
     publisher::<v1::ResidenceNoticeRequested>("triage"),
     publisher::<v1::CaseHeard>("notification"),
+    publisher::<v1::ConsumerStuck>(ANY_SERVICE),
 ];
+
+/// The publisher of an event every service may publish (about itself).
+pub const ANY_SERVICE: &str = "*";
 
 const fn publisher<E: Event>(service: &'static str) -> (&'static str, &'static str, &'static str) {
     (E::ROUTING_KEY, E::TYPE, service)
@@ -282,11 +334,15 @@ pub async fn declare(
                 quorum_args(settings, Some(spec.name)),
             )
             .await?;
+        let exchange = match spec.source {
+            Source::Events => settings.exchange.as_str(),
+            Source::DeadLetters => DEAD_LETTER_EXCHANGE,
+        };
         for key in spec.bindings {
             channel
                 .queue_bind(
                     ShortString::from(spec.name),
-                    ShortString::from(settings.exchange.as_str()),
+                    ShortString::from(exchange),
                     ShortString::from(*key),
                     QueueBindOptions::default(),
                     FieldTable::default(),
@@ -305,11 +361,21 @@ mod tests {
     fn every_queue_belongs_to_a_service_and_every_key_has_one_publisher() {
         let owned: usize = crate::db::SERVICES.iter().map(|s| queues_of(s).len()).sum();
         assert_eq!(owned, QUEUES.len());
-        for queue in QUEUES {
+        for queue in QUEUES.iter().filter(|q| q.source == Source::Events) {
             for key in queue.bindings {
                 assert!(publisher_of(key, "").is_some(), "{key} has no publisher");
             }
         }
+    }
+
+    #[test]
+    fn the_dead_letter_copy_takes_every_other_queues_dead_letters() {
+        let others: Vec<&str> = QUEUES
+            .iter()
+            .filter(|q| q.source == Source::Events)
+            .map(|q| q.name)
+            .collect();
+        assert_eq!(NOTIFICATION_DEAD_LETTERED.bindings, others.as_slice());
     }
 
     #[test]
