@@ -40,6 +40,13 @@ export REFROUTE__ACCESS__ORGANISATIONS_FILE=$pki/organisations.toml
 export REFROUTE__CLIENT__CERT_FILE=$pki/refroute-operations.pem
 export REFROUTE__CLIENT__KEY_FILE=$pki/refroute-operations.key
 
+# Notifications are sent as in the quick start: each routed case tells the City's MARAC and the
+# police by email, over STARTTLS to the local sink (it keeps them in $logs/mail.jsonl).
+export REFROUTE__DELIVERY__EMAIL__HOST=localhost
+export REFROUTE__DELIVERY__EMAIL__PORT=22525
+export REFROUTE__DELIVERY__EMAIL__CA_FILE=$pki/ca.pem
+rm -f "$logs/mail.jsonl"
+
 declare -A pids
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -48,6 +55,9 @@ cleanup() {
   psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS refroute_bench WITH (FORCE)' || true
 }
 trap cleanup EXIT
+python3 deploy/smtp-sink.py --port 22525 --out "$logs/mail.jsonl" --cert "$pki/server.pem" \
+  --key "$pki/server.key" --require-starttls >"$logs/smtp-sink.log" 2>&1 &
+pids[smtp-sink]=$!
 for svc in intake triage transfer notification; do
   "$bin/refroute-$svc" >"$logs/$svc.log" 2>&1 &
   pids[$svc]=$!
@@ -56,6 +66,14 @@ done
 
 echo "refroute bench: $referrals referrals, $concurrency concurrent clients, release build, $(nproc) cores"
 "$bin/refroute" bench --pki "$pki" --referrals "$referrals" --concurrency "$concurrency"
+# The notifications of the run, once sent (or after 120 s).
+for _ in $(seq 1 120); do
+  sent=$(psql -h 127.0.0.1 -U postgres -d refroute_bench -tAc \
+    "SELECT count(*) FILTER (WHERE state = 'SENT') || ' of ' || count(*) FROM notification.deliveries")
+  [ "${sent%% of *}" = "${sent##* of }" ] && break
+  sleep 1
+done
+echo "notifications sent:     $sent (email over STARTTLS to the local sink)"
 echo "peak resident memory (VmHWM):"
 for svc in intake triage transfer notification; do
   printf '  %-13s %s\n' "$svc" "$(awk '/VmHWM/ {print $2, $3}' "/proc/${pids[$svc]}/status")"
