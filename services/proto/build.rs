@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "events.proto",
         "referral.proto",
         "triage.proto",
+        "transfer.proto",
     ]
     .map(|f| root.join("refroute/v1").join(f));
     println!("cargo:rerun-if-changed={}", root.display());

@@ -50,6 +50,68 @@ pub struct Settings {
     pub access: AccessSettings,
     pub client: ClientSettings,
     pub delivery: DeliverySettings,
+    pub exchange: ExchangeSettings,
+}
+
+/// Transfers between deployments (the transfer service): how this deployment offers cases to its
+/// peers and sends its answers back, how long it waits for a receipt, and what crosses.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSettings {
+    /// The client certificate and key this deployment presents to its peers' `ExchangeService`.
+    pub cert_file: String,
+    pub key_file: String,
+    /// The CA (PEM, one or more certificates) whose server certificates peers must present;
+    /// empty: tls.ca_file.
+    pub ca_file: String,
+    /// No receipt (or, for a destination without a deployment, no acknowledgement) this long
+    /// after the transfer was asked for: it is undeliverable, and the sending coordinator is
+    /// alerted. MESH's five days.
+    pub deliver_within_secs: u64,
+    /// How often the courier looks for work when nothing woke it.
+    pub poll_ms: u64,
+    /// Backoff between attempts to reach a peer: doubles from initial to max.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// Seconds allowed for one call to a peer, connecting included.
+    pub timeout_secs: u64,
+    /// The fields of each pathway's details that cross to the receiver; the rest stays here.
+    pub fields: CrossingFields,
+}
+
+/// Field names of `DomesticAbuseReferral` and `PreventReferral` (proto names) that a transfer
+/// carries. `do_not_inform` always crosses, listed or not.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossingFields {
+    pub domestic_abuse: Vec<String>,
+    pub prevent: Vec<String>,
+}
+
+impl ExchangeSettings {
+    pub fn deliver_within(&self) -> Duration {
+        Duration::from_secs(self.deliver_within_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("exchange.deliver_within_secs", self.deliver_within_secs),
+            ("exchange.poll_ms", self.poll_ms),
+            ("exchange.retry_initial_ms", self.retry_initial_ms),
+            ("exchange.timeout_secs", self.timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Message(format!("{key} must be at least 1")));
+            }
+        }
+        if self.retry_max_ms < self.retry_initial_ms {
+            return Err(ConfigError::Message(format!(
+                "exchange.retry_max_ms = {} is less than exchange.retry_initial_ms = {}",
+                self.retry_max_ms, self.retry_initial_ms
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// PEM files for mutual TLS. The CA is the deployment's own: nothing is trusted by default.
@@ -429,6 +491,7 @@ impl Settings {
         self.retention.validate()?;
         self.amqp.validate()?;
         self.delivery.validate()?;
+        self.exchange.validate()?;
         Ok(self)
     }
 }

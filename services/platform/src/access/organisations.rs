@@ -20,6 +20,15 @@
 //! email = "marac@city.example"          # or webhook = "https://…" (key: delivery.webhook_secrets.<id>)
 //! personal_data = true                  # approved for personal data (e.g. CJSM, PNN); default false
 //! contact = "Duty MARAC coordinator"    # optional: the person or desk behind it
+//!
+//! [[organisation]]                      # another refroute deployment
+//! id = "hackney-refroute"
+//! name = "Hackney refroute"
+//! kind = "peer_deployment"
+//! certificates = ["…"]                  # the client certificate it presents to us
+//! roles = ["peer"]
+//! serves = ["E09000012"]                # the areas whose transfers it receives and answers
+//! exchange = "https://refroute.hackney.example:50053"   # its ExchangeService
 //! ```
 
 use refroute_domain::AreaCode;
@@ -64,6 +73,10 @@ pub struct Organisation {
     pub coordinates: BTreeSet<(AreaCode, Panel)>,
     /// Where it is told of what concerns it; none: it is told nothing.
     pub channels: Vec<Channel>,
+    /// A peer deployment: the areas whose transfers it receives (and may read and answer).
+    pub serves: BTreeSet<AreaCode>,
+    /// A peer deployment: its `ExchangeService` (an `https://` URL).
+    pub exchange: Option<String>,
 }
 
 /// One way of telling an organisation something.
@@ -112,6 +125,11 @@ impl Organisation {
     pub fn is_coordinator(&self) -> bool {
         !self.coordinates.is_empty()
     }
+
+    /// A peer deployment that receives transfers to `area`.
+    pub fn serves(&self, area: &AreaCode) -> bool {
+        self.has(Role::Peer) && self.serves.contains(area)
+    }
 }
 
 /// Every organisation, by certificate fingerprint.
@@ -153,6 +171,9 @@ struct Entry {
     coordinates: Vec<Coordinates>,
     #[serde(default)]
     channel: Vec<ChannelEntry>,
+    #[serde(default)]
+    serves: Vec<String>,
+    exchange: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -181,12 +202,7 @@ impl ChannelEntry {
             }
             (None, Some(url)) => {
                 let url = url.trim().to_string();
-                let https = url
-                    .get(..8)
-                    .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
-                    && url.len() > 8
-                    && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-                if !https {
+                if !is_https(&url) {
                     return Err(format!(
                         "channel webhook '{url}' must be an https:// URL (webhooks carry referrals' outcomes, never in clear)"
                     ));
@@ -285,6 +301,11 @@ impl Organisations {
     pub fn by_id(&self, id: &str) -> Option<&Arc<Organisation>> {
         self.all.iter().find(|o| o.id == id)
     }
+
+    /// The peer deployment that receives transfers to `area`, if one serves it.
+    pub fn peer_serving(&self, area: &AreaCode) -> Option<&Arc<Organisation>> {
+        self.all.iter().find(|o| o.serves(area))
+    }
 }
 
 impl Entry {
@@ -320,6 +341,29 @@ impl Entry {
             .into_iter()
             .map(ChannelEntry::check)
             .collect::<Result<_, _>>()?;
+        let serves = self
+            .serves
+            .iter()
+            .map(|a| AreaCode::parse(a).map_err(|e| e.to_string()))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let exchange = self.exchange.map(|u| u.trim().to_string());
+        let peer = self.roles.contains(&Role::Peer);
+        match (&exchange, peer) {
+            (Some(url), true) if !is_https(url) => {
+                return Err(format!("exchange '{url}' must be an https:// URL"));
+            }
+            (None, true) => {
+                return Err("a peer names its exchange (its ExchangeService's https:// URL)".into());
+            }
+            (Some(_), false) => return Err("only a peer has an exchange".into()),
+            _ => {}
+        }
+        if peer && serves.is_empty() {
+            return Err("a peer serves at least one area (serves = [\"E09…\"])".into());
+        }
+        if !peer && !serves.is_empty() {
+            return Err("only a peer serves areas".into());
+        }
         Ok(Organisation {
             id: self.id,
             name: self.name,
@@ -327,8 +371,17 @@ impl Entry {
             roles: self.roles.into_iter().collect(),
             coordinates,
             channels,
+            serves,
+            exchange,
         })
     }
+}
+
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+        && url.len() > 8
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn parse_fingerprint(hex: &str) -> Option<Fingerprint> {
@@ -488,6 +541,34 @@ mod tests {
                 .unwrap_err()
                 .contains("another organisation too")
         );
+    }
+
+    #[test]
+    fn a_peer_names_the_areas_it_serves_and_its_exchange() {
+        let text = file(&format!(
+            "certificates = [\"{A}\"]\nroles = [\"peer\"]\nserves = [\"E09000012\"]\nexchange = \"https://hackney.example:50053\"\n"
+        ));
+        let orgs = Organisations::parse(&text).unwrap();
+        let hackney = AreaCode::parse("E09000012").unwrap();
+        let peer = orgs.peer_serving(&hackney).unwrap();
+        assert_eq!(peer.exchange.as_deref(), Some("https://hackney.example:50053"));
+        assert!(peer.serves(&hackney));
+        assert!(!peer.serves(&AreaCode::city_of_london()));
+        assert!(orgs.peer_serving(&AreaCode::city_of_london()).is_none());
+        for (body, says) in [
+            ("roles = [\"peer\"]\nserves = [\"E09000012\"]\n", "names its exchange"),
+            (
+                "roles = [\"peer\"]\nserves = [\"E09000012\"]\nexchange = \"http://x.example\"\n",
+                "must be an https:// URL",
+            ),
+            ("roles = [\"peer\"]\nexchange = \"https://x.example\"\n", "at least one area"),
+            ("serves = [\"E09000012\"]\n", "only a peer serves"),
+            ("exchange = \"https://x.example\"\n", "only a peer has an exchange"),
+        ] {
+            let err = Organisations::parse(&file(&format!("certificates = [\"{A}\"]\n{body}")))
+                .unwrap_err();
+            assert!(err.contains(says), "{body}: {err}");
+        }
     }
 
     #[test]

@@ -59,6 +59,7 @@ const fn rule(method: &'static str, allow: Allow, then: &'static str) -> Rule {
 
 const REFERRER: Allow = Allow::Role(Role::Referrer);
 const OPERATOR: Allow = Allow::Role(Role::Operator);
+const PEER: Allow = Allow::Role(Role::Peer);
 
 pub const POLICY: &[Rule] = &[
     rule(
@@ -111,6 +112,41 @@ pub const POLICY: &[Rule] = &[
         "/refroute.v1.TriageAdminService/ReloadRuleSet",
         OPERATOR,
         "",
+    ),
+    rule(
+        "/refroute.v1.ExchangeService/OfferTransfer",
+        PEER,
+        "only from an area the peer serves, to this deployment's area",
+    ),
+    rule(
+        "/refroute.v1.ExchangeService/AnswerTransfer",
+        PEER,
+        "only a transfer offered to an area the peer serves",
+    ),
+    rule(
+        "/refroute.v1.ExchangeService/GetTransferStatus",
+        PEER,
+        "only a transfer offered to an area the peer serves",
+    ),
+    rule(
+        "/refroute.v1.TransferService/ListTransfers",
+        Allow::CoordinatorOrOperator,
+        "operators: every transfer; coordinators: those from or to a queue they coordinate",
+    ),
+    rule(
+        "/refroute.v1.TransferService/GetTransfer",
+        Allow::CoordinatorOrOperator,
+        "operators: any transfer; coordinators: one from or to a queue they coordinate",
+    ),
+    rule(
+        "/refroute.v1.TransferService/DecideTransfer",
+        Allow::Coordinator,
+        "only a transfer received into a queue the caller coordinates",
+    ),
+    rule(
+        "/refroute.v1.TransferService/AcknowledgeTransfer",
+        Allow::CoordinatorOrOperator,
+        "operators: any; coordinators: one sent from a queue they coordinate",
     ),
     rule("/grpc.health.v1.Health/Check", Allow::AnyOrganisation, ""),
     rule("/grpc.health.v1.Health/Watch", Allow::AnyOrganisation, ""),

@@ -58,3 +58,18 @@ event!(
     "consumer.stuck.v1",
     "refroute.v1.ConsumerStuck"
 );
+event!(
+    v1::TransferReceived,
+    "transfer.received.v1",
+    "refroute.v1.TransferReceived"
+);
+event!(
+    v1::TransferStateChanged,
+    "transfer.state_changed.v1",
+    "refroute.v1.TransferStateChanged"
+);
+event!(
+    v1::TransferContactRequested,
+    "transfer.contact_requested.v1",
+    "refroute.v1.TransferContactRequested"
+);

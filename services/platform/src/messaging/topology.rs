@@ -86,6 +86,32 @@ pub const TRANSFER_TRANSFER_REQUESTED: QueueSpec = QueueSpec {
     bindings: &["transfer.requested.v1"],
 };
 
+/// A case a peer deployment offered here, for triage under this deployment's rules.
+pub const TRIAGE_TRANSFER_RECEIVED: QueueSpec = QueueSpec {
+    name: "triage.transfer-received",
+    source: Source::Events,
+    bindings: &["transfer.received.v1"],
+};
+/// Outcomes that answer a received transfer without a coordinator: the receiving area's own
+/// threshold not met, or its panel's rules not accepting the case (a declined transfer).
+pub const TRANSFER_REFERRAL_OUTCOMES: QueueSpec = QueueSpec {
+    name: "transfer.referral-outcomes",
+    source: Source::Events,
+    bindings: &["referral.below_threshold.v1", "referral.declined.v1"],
+};
+/// Transfers' steps: who is told, and a declined or undeliverable case back in the sender's queue.
+pub const NOTIFICATION_TRANSFER_STATE_CHANGED: QueueSpec = QueueSpec {
+    name: "notification.transfer-state-changed",
+    source: Source::Events,
+    bindings: &["transfer.state_changed.v1"],
+};
+/// Transfers to destinations with no deployment, sent to their directory contact.
+pub const NOTIFICATION_TRANSFER_CONTACT: QueueSpec = QueueSpec {
+    name: "notification.transfer-contact",
+    source: Source::Events,
+    bindings: &["transfer.contact_requested.v1"],
+};
+
 /// Alerts any service raises about itself (a stuck consumer), for the operators.
 pub const NOTIFICATION_ALERTS: QueueSpec = QueueSpec {
     name: "notification.alerts",
@@ -107,11 +133,15 @@ pub const NOTIFICATION_DEAD_LETTERED: QueueSpec = QueueSpec {
         "notification.residence-notice",
         "transfer.transfer-requested",
         "notification.alerts",
+        "triage.transfer-received",
+        "transfer.referral-outcomes",
+        "notification.transfer-state-changed",
+        "notification.transfer-contact",
     ],
 };
 
 /// Every queue; each belongs to the service its name begins with (`triage.case-heard`: triage).
-pub const QUEUES: [&QueueSpec; 10] = [
+pub const QUEUES: [&QueueSpec; 14] = [
     &TRIAGE_REFERRAL_RECEIVED,
     &TRIAGE_CASE_HEARD,
     &INTAKE_REFERRAL_OUTCOMES,
@@ -122,6 +152,10 @@ pub const QUEUES: [&QueueSpec; 10] = [
     &TRANSFER_TRANSFER_REQUESTED,
     &NOTIFICATION_ALERTS,
     &NOTIFICATION_DEAD_LETTERED,
+    &TRIAGE_TRANSFER_RECEIVED,
+    &TRANSFER_REFERRAL_OUTCOMES,
+    &NOTIFICATION_TRANSFER_STATE_CHANGED,
+    &NOTIFICATION_TRANSFER_CONTACT,
 ];
 
 pub fn dead_letter_queue(queue: &str) -> String {
@@ -130,7 +164,7 @@ pub fn dead_letter_queue(queue: &str) -> String {
 
 /// Which service publishes each event (routing key and `type`): a consumer refuses an event
 /// from any other broker user (when per-service users are configured, `amqp.users`).
-pub const PUBLISHERS: [(&str, &str, &str); 9] = [
+pub const PUBLISHERS: [(&str, &str, &str); 12] = [
     publisher::<v1::ReferralReceived>("intake"),
     publisher::<v1::ReferralRouted>("triage"),
     publisher::<v1::ReferralBelowThreshold>("triage"),
@@ -140,6 +174,9 @@ pub const PUBLISHERS: [(&str, &str, &str); 9] = [
     publisher::<v1::ResidenceNoticeRequested>("triage"),
     publisher::<v1::CaseHeard>("notification"),
     publisher::<v1::ConsumerStuck>(ANY_SERVICE),
+    publisher::<v1::TransferReceived>("transfer"),
+    publisher::<v1::TransferStateChanged>("transfer"),
+    publisher::<v1::TransferContactRequested>("transfer"),
 ];
 
 /// The publisher of an event every service may publish (about itself).
