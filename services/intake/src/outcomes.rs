@@ -144,6 +144,7 @@ mod tests {
             referral_id: id.clone(),
             decision: decision(Outcome::Declined),
             referral: None,
+            transfer_id: String::new(),
         };
         let (got, status, d) = decode(&incoming(&declined)).unwrap();
         assert_eq!(
@@ -158,6 +159,7 @@ mod tests {
                 ..Default::default()
             }),
             decision: decision(Outcome::NeedsReview),
+            transfer_id: String::new(),
         };
         let (got, status, d) = decode(&incoming(&review)).unwrap();
         assert_eq!(
@@ -183,6 +185,7 @@ mod tests {
         let review = ReferralNeedsReview {
             referral: None,
             decision: decision(Outcome::NeedsReview),
+            transfer_id: String::new(),
         };
         assert!(matches!(
             decode(&incoming(&review)),
@@ -192,6 +195,7 @@ mod tests {
             referral_id: Uuid::now_v7().to_string(),
             decision: None,
             referral: None,
+            transfer_id: String::new(),
         };
         assert!(matches!(
             decode(&incoming(&declined)),

@@ -410,6 +410,7 @@ pub fn to_case(
         decision: Some(decision),
         route_time: None,
         heard_on: String::new(),
+        transfer_id: String::new(),
     })
 }
 

@@ -179,6 +179,7 @@ impl TriageHandler {
                 let event = ReferralRouted {
                     referral: Some(referral.clone()),
                     decision: Some(wire),
+                    transfer_id: String::new(),
                 };
                 self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
             }
@@ -187,6 +188,7 @@ impl TriageHandler {
                     referral_id: id.clone(),
                     decision: Some(wire),
                     referral: Some(referral.clone()),
+                    transfer_id: String::new(),
                 };
                 self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
             }
@@ -195,6 +197,7 @@ impl TriageHandler {
                     referral_id: id.clone(),
                     decision: Some(wire),
                     referral: Some(referral.clone()),
+                    transfer_id: String::new(),
                 };
                 self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
             }
@@ -202,6 +205,7 @@ impl TriageHandler {
                 let event = ReferralNeedsReview {
                     referral: Some(referral.clone()),
                     decision: Some(wire),
+                    transfer_id: String::new(),
                 };
                 self.outbox.enqueue(tx, &event, id, trace).await.map(drop)
             }

@@ -353,7 +353,9 @@ impl Entry {
                 return Err(format!("exchange '{url}' must be an https:// URL"));
             }
             (None, true) => {
-                return Err("a peer names its exchange (its ExchangeService's https:// URL)".into());
+                return Err(
+                    "a peer names its exchange (its ExchangeService's https:// URL)".into(),
+                );
             }
             (Some(_), false) => return Err("only a peer has an exchange".into()),
             _ => {}
@@ -551,19 +553,31 @@ mod tests {
         let orgs = Organisations::parse(&text).unwrap();
         let hackney = AreaCode::parse("E09000012").unwrap();
         let peer = orgs.peer_serving(&hackney).unwrap();
-        assert_eq!(peer.exchange.as_deref(), Some("https://hackney.example:50053"));
+        assert_eq!(
+            peer.exchange.as_deref(),
+            Some("https://hackney.example:50053")
+        );
         assert!(peer.serves(&hackney));
         assert!(!peer.serves(&AreaCode::city_of_london()));
         assert!(orgs.peer_serving(&AreaCode::city_of_london()).is_none());
         for (body, says) in [
-            ("roles = [\"peer\"]\nserves = [\"E09000012\"]\n", "names its exchange"),
+            (
+                "roles = [\"peer\"]\nserves = [\"E09000012\"]\n",
+                "names its exchange",
+            ),
             (
                 "roles = [\"peer\"]\nserves = [\"E09000012\"]\nexchange = \"http://x.example\"\n",
                 "must be an https:// URL",
             ),
-            ("roles = [\"peer\"]\nexchange = \"https://x.example\"\n", "at least one area"),
+            (
+                "roles = [\"peer\"]\nexchange = \"https://x.example\"\n",
+                "at least one area",
+            ),
             ("serves = [\"E09000012\"]\n", "only a peer serves"),
-            ("exchange = \"https://x.example\"\n", "only a peer has an exchange"),
+            (
+                "exchange = \"https://x.example\"\n",
+                "only a peer has an exchange",
+            ),
         ] {
             let err = Organisations::parse(&file(&format!("certificates = [\"{A}\"]\n{body}")))
                 .unwrap_err();
