@@ -47,6 +47,7 @@ REVOKE DELETE ON intake.referrals FROM refroute_intake;
 REVOKE DELETE ON triage.decisions, triage.superseded_decisions, triage.marac_referrals,
   triage.police_incidents, triage.rule_sets FROM refroute_triage;
 REVOKE DELETE ON notification.deliveries, notification.decision_order FROM refroute_notification;
+REVOKE DELETE ON transfer.transfers, transfer.steps FROM refroute_transfer;
 
 -- The audit log (migration 20261201400013): every service may append and nothing more, insert
 -- an entry and read and move the head; none may read, change or remove entries.

@@ -1,105 +1,49 @@
-//! Transfer: records every transfer triage requests, sealed, in state REQUESTED: a
-//! MARAC-to-MARAC transfer to the MARAC of the area where the victim lives, or a Prevent handover
-//! to the police force of the area where the person lives. Each record keeps its kind, the panel
-//! it is for and, for a handover, the receiving police force. Delivering it to the receiving
-//! deployment (`ExchangeService`, receipts, non-delivery alerts) builds on this record.
+//! Transfer: carries each MARAC-to-MARAC transfer and Prevent handover triage asks for to the
+//! area that must hear it, and tracks it until it is answered (docs/TRANSFERS.md).
+//!
+//! - Sending: `transfer.requested` is recorded (`requested.rs`); the courier (`courier.rs`)
+//!   offers it to the peer deployment serving the destination over mutual TLS (`peers.rs`),
+//!   retrying with backoff until a receipt comes, or sends it to the destination's directory
+//!   contact when no deployment serves it; no receipt within `exchange.deliver_within_secs`
+//!   makes it undeliverable.
+//! - Receiving: `ExchangeService` (`exchange.rs`) stores a peer's offer and answers with a
+//!   receipt; triage decides it under this deployment's rules; the coordinator's answer
+//!   (`api.rs`) or the rules' (`outcomes.rs`) goes back to the sender.
+//! - Every step is a row of history and a `transfer.state_changed` event (`changed.rs`).
 
-use prost::Message;
-use refroute_platform::Settings;
-use refroute_platform::audit::{self, Entry, action};
-use refroute_platform::crypto::Sealer;
+pub mod api;
+pub mod changed;
+pub mod courier;
+pub mod crossing;
+pub mod error;
+pub mod exchange;
+pub mod outcomes;
+pub mod peers;
+pub mod requested;
+pub mod state;
+pub mod store;
+
+use anyhow::Context;
+use refroute_domain::AreaCode;
+use refroute_platform::access::Role;
 use refroute_platform::grpc::GrpcServer;
-use refroute_platform::messaging::{
-    ConsumerContext, HandleError, Handler, Incoming, Outbox, Worker, topology,
-};
-use refroute_platform::service;
-use refroute_proto::v1::{TransferKind, TransferRequested};
-use sqlx::{PgConnection, PgPool};
+use refroute_platform::messaging::{ConsumerContext, HandleError, Outbox, Worker, topology};
+use refroute_platform::{Settings, reference, service};
+use refroute_proto::v1::exchange_service_server::ExchangeServiceServer;
+use refroute_proto::v1::transfer_service_server::TransferServiceServer;
+use sqlx::PgPool;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 pub const SCHEMA: &str = "transfer";
 
-/// The state of a transfer that has been asked for and not yet offered to the receiver.
-pub const STATE_REQUESTED: &str = "REQUESTED";
-
-/// The kind a transfer is stored under and the panel it is for. Events from before transfers had
-/// a kind are MARAC-to-MARAC: that was the only kind.
-pub fn kind_and_panel(kind: i32) -> Result<(TransferKind, &'static str), HandleError> {
-    match TransferKind::try_from(kind) {
-        Ok(TransferKind::Unspecified | TransferKind::MaracToMarac) => {
-            Ok((TransferKind::MaracToMarac, "MARAC"))
-        }
-        Ok(TransferKind::PreventHandover) => Ok((TransferKind::PreventHandover, "PREVENT")),
-        Err(_) => Err(HandleError::permanent(format!(
-            "transfer kind {kind} is not a TransferKind"
-        ))),
-    }
-}
-
-pub struct TransferRequestedHandler {
-    sealer: Sealer,
-}
-
-impl Handler for TransferRequestedHandler {
-    async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
-        let event: TransferRequested = message.decode()?;
-        let parse = |s: &str, what: &str| {
-            s.parse::<Uuid>().map_err(|_| {
-                HandleError::permanent(format!("{what} '{}' is not a UUID", s.escape_debug()))
-            })
-        };
-        let transfer_id = parse(&event.transfer_id, "transfer_id")?;
-        let referral_id = parse(&event.referral_id, "referral_id")?;
-        let (kind, panel) = kind_and_panel(event.kind)?;
-        let force = Some(event.to_police_force_code.trim()).filter(|f| !f.is_empty());
-        let sealed = self.sealer.seal(&event.transfer_id, &event.encode_to_vec());
-
-        let done = sqlx::query(
-            "INSERT INTO transfer.transfers (id, referral_id, from_area_code, to_area_code, panel, state, sealed_case, kind, to_police_force_code) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (referral_id) DO NOTHING",
-        )
-        .bind(transfer_id)
-        .bind(referral_id)
-        .bind(&event.from_area_code)
-        .bind(&event.to_area_code)
-        .bind(panel)
-        .bind(STATE_REQUESTED)
-        .bind(sealed)
-        .bind(kind.as_str_name())
-        .bind(force)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            // What the receiving area will be passed, by field name, recorded with the transfer.
-            let entry = Entry::new(
-                SCHEMA,
-                SCHEMA,
-                action::TRANSFER_REQUESTED,
-                audit::REFERRAL,
-                &event.referral_id,
-            )
-            .fields(audit::fields_of(&event))
-            .lawful_basis(audit::lawful_basis(
-                event.referral.as_ref().and_then(|r| r.details.as_ref()),
-            ));
-            // Last: the audit head stays locked until the consumer commits.
-            audit::append(tx, &entry).await?;
-            tracing::info!(
-                %transfer_id,
-                kind = kind.as_str_name(),
-                from = %event.from_area_code,
-                to = %event.to_area_code,
-                to_police_force = force.unwrap_or(""),
-                "{} requested",
-                match kind {
-                    TransferKind::PreventHandover => "Prevent handover",
-                    _ => "MARAC-to-MARAC transfer",
-                }
-            );
-        }
-        Ok(())
+/// A failure inside a consumer: the database's may pass, anything else (a record that cannot
+/// be opened) will not.
+pub(crate) fn classified(e: anyhow::Error) -> HandleError {
+    match e.downcast::<sqlx::Error>() {
+        Ok(db) => db.into(),
+        Err(other) => HandleError::Permanent(other),
     }
 }
 
@@ -110,18 +54,67 @@ pub async fn run(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let sealer = refroute_platform::keys::load(&settings)?.sealer;
+    let organisations = Arc::new(refroute_platform::access::organisations(&settings.access)?);
+    let has_peers = organisations.all().iter().any(|o| o.has(Role::Peer));
+    let peers = peers::Peers::from_settings(&settings, has_peers)?;
+    let crossing = crossing::Crossing::new(&settings.exchange.fields)?;
+    let directory = Arc::new(reference::directory(&settings.directory)?);
+    let area = AreaCode::parse(&settings.partnership.receiving_area_code)
+        .context("partnership.receiving_area_code")?;
     let outbox = Outbox::new(SCHEMA, sealer.clone());
-    let server = GrpcServer::new();
+    let announcer = || changed::Announcer {
+        outbox: outbox.clone(),
+        sealer: sealer.clone(),
+    };
+    let shared = Arc::new(announcer());
+    let max = settings.transfer.max_request_bytes;
+    let server = GrpcServer::new()
+        .add_service(
+            ExchangeServiceServer::new(exchange::ExchangeApi {
+                pool: pool.clone(),
+                announcer: shared.clone(),
+                directory,
+                area,
+            })
+            .max_decoding_message_size(max),
+        )
+        .add_service(
+            TransferServiceServer::new(api::TransferApi {
+                pool: pool.clone(),
+                announcer: shared.clone(),
+            })
+            .max_decoding_message_size(max),
+        );
     let context = ConsumerContext {
         pool: pool.clone(),
         schema: SCHEMA,
         outbox: Some(outbox.clone()),
     };
-    let consumers = vec![Worker::consumer(
-        &topology::TRANSFER_TRANSFER_REQUESTED,
-        context,
-        TransferRequestedHandler { sealer },
-    )];
+    let consumers = vec![
+        Worker::consumer(
+            &topology::TRANSFER_TRANSFER_REQUESTED,
+            context.clone(),
+            requested::TransferRequestedHandler {
+                announcer: announcer(),
+                deliver_within: settings.exchange.deliver_within(),
+            },
+        ),
+        Worker::consumer(
+            &topology::TRANSFER_REFERRAL_OUTCOMES,
+            context,
+            outcomes::OutcomeHandler {
+                announcer: announcer(),
+            },
+        ),
+    ];
+    let courier = courier::Courier {
+        pool: pool.clone(),
+        announcer: shared,
+        organisations,
+        peers,
+        crossing,
+        settings: settings.exchange.clone(),
+    };
     let parts = service::Parts {
         name: "transfer",
         server,
@@ -129,34 +122,10 @@ pub async fn run(
         consumers,
         metrics_addr: settings.transfer.metrics_addr.clone(),
     };
-    service::run(parts, &settings, pool, listener, stop).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_and_their_panels() {
-        let kind = |k: TransferKind| kind_and_panel(k as i32).unwrap();
-        assert_eq!(
-            kind(TransferKind::MaracToMarac),
-            (TransferKind::MaracToMarac, "MARAC")
-        );
-        assert_eq!(
-            kind(TransferKind::PreventHandover),
-            (TransferKind::PreventHandover, "PREVENT")
-        );
-        // Events from before transfers had a kind.
-        assert_eq!(
-            kind(TransferKind::Unspecified),
-            (TransferKind::MaracToMarac, "MARAC")
-        );
-        assert!(matches!(kind_and_panel(9), Err(HandleError::Permanent(_))));
-        assert_eq!(
-            TransferKind::MaracToMarac.as_str_name(),
-            "TRANSFER_KIND_MARAC_TO_MARAC",
-            "the migration's default for existing rows"
-        );
-    }
+    let carrying = stop.child_token();
+    let courier = tokio::spawn(courier.run(carrying.clone()));
+    let served = service::run(parts, &settings, pool, listener, stop).await;
+    carrying.cancel();
+    courier.await?;
+    served
 }

@@ -135,4 +135,40 @@ impl Caller {
             ),
         ))
     }
+
+    /// A peer offering a transfer from `area`: only a peer that serves it may.
+    pub fn require_serves(&self, area: &AreaCode, transfer_id: &str) -> Result<(), Status> {
+        if self.organisation.serves(area) {
+            return Ok(());
+        }
+        Err(self.refused(transfer_id).status(
+            Reason::AreaNotServed,
+            format!(
+                "{} is not the peer deployment of {area}: it may offer only transfers from the areas it serves",
+                self.organisation.name
+            ),
+        ))
+    }
+
+    /// A transfer to `area`, read or answered by a peer: only the peer serving `area` may.
+    pub fn require_addressee(&self, area: &AreaCode, transfer_id: &str) -> Result<(), Status> {
+        if self.organisation.serves(area) {
+            return Ok(());
+        }
+        Err(self.refused(transfer_id).status(
+            Reason::TransferNotAddressed,
+            format!(
+                "transfer {transfer_id} is not addressed to {}",
+                self.organisation.name
+            ),
+        ))
+    }
+
+    /// A refusal by this deployment of an offer to an area it does not receive for.
+    pub fn refuse_destination(&self, area: &str, transfer_id: &str) -> Status {
+        self.refused(transfer_id).status(
+            Reason::AreaNotServed,
+            format!("this deployment does not receive transfers to {area}"),
+        )
+    }
 }

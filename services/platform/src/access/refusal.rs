@@ -23,6 +23,11 @@ pub enum Reason {
     QueueNotCoordinated,
     /// `referring_organisation` names an organisation other than the caller.
     OrganisationMismatch,
+    /// A peer offering a transfer from an area it does not serve (a certificate for the wrong
+    /// borough), or to an area this deployment does not receive for.
+    AreaNotServed,
+    /// A peer reading or answering a transfer addressed to another deployment.
+    TransferNotAddressed,
 }
 
 impl Reason {
@@ -35,6 +40,8 @@ impl Reason {
             Reason::ReferralNotVisible => "REFERRAL_NOT_VISIBLE",
             Reason::QueueNotCoordinated => "QUEUE_NOT_COORDINATED",
             Reason::OrganisationMismatch => "REFERRING_ORGANISATION_MISMATCH",
+            Reason::AreaNotServed => "AREA_NOT_SERVED",
+            Reason::TransferNotAddressed => "TRANSFER_NOT_ADDRESSED_TO_CALLER",
         }
     }
 
