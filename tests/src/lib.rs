@@ -111,6 +111,9 @@ fn free_port() -> anyhow::Result<SocketAddr> {
 
 pub struct TestSystem {
     pub settings: Settings,
+    /// The PKI whose certificates this system's callers present ([`pki`] unless the test made
+    /// its own, as two deployments each with their own CA do).
+    pub pki: Pki,
     pub db_name: String,
     pub vhost: String,
     /// A pool on the test's database, for counting rows.
@@ -294,7 +297,7 @@ pub async fn spawn_system() -> TestSystem {
 /// The services started while the broker refuses them (their user has no permissions on the
 /// virtual host yet), as after a broker outage. [`TestSystem::open_broker`] lets them in.
 pub async fn spawn_system_with_broker_closed() -> TestSystem {
-    try_spawn_with(|_| {}, false, false)
+    try_spawn_with(|_| {}, false, false, pki().clone())
         .await
         .expect("spawning the test system")
 }
@@ -305,7 +308,7 @@ pub async fn spawn_system_with_broker_closed() -> TestSystem {
 pub async fn spawn_system_with_own_broker_users(
     customise: impl FnOnce(&mut Settings),
 ) -> TestSystem {
-    try_spawn_with(customise, true, true)
+    try_spawn_with(customise, true, true, pki().clone())
         .await
         .expect("spawning the test system")
 }
@@ -313,15 +316,25 @@ pub async fn spawn_system_with_own_broker_users(
 /// Like [`spawn_system`], after `customise` has adjusted the settings, e.g. `rules.file` (a rule
 /// file written with [`TempDir`], [`rules_with`]) or `partnership.receiving_area_code`.
 pub async fn spawn_system_with(customise: impl FnOnce(&mut Settings)) -> TestSystem {
-    try_spawn_with(customise, true, false)
+    try_spawn_with(customise, true, false, pki().clone())
         .await
         .expect("spawning the test system")
+}
+
+/// A whole deployment with its own PKI (`pki` must hold [`HARNESS`]'s certificate, which the
+/// harness calls as): its own database, virtual host, ports and certificates. `customise`
+/// points it at its organisations file, its peers and its area.
+pub async fn spawn_deployment(pki: Pki, customise: impl FnOnce(&mut Settings)) -> TestSystem {
+    try_spawn_with(customise, true, false, pki)
+        .await
+        .expect("spawning the deployment")
 }
 
 async fn try_spawn_with(
     customise: impl FnOnce(&mut Settings),
     broker_open: bool,
     own_broker_users: bool,
+    pki: Pki,
 ) -> anyhow::Result<TestSystem> {
     let mut settings = Settings::defaults()?;
     // The tests run with the public development keys.
@@ -388,7 +401,6 @@ async fn try_spawn_with(
     ] {
         s.grpc_addr = "127.0.0.1:0".into();
     }
-    let pki = pki();
     settings.tls.ca_file = pki.ca().display().to_string();
     settings.tls.cert_file = pki.server_cert().display().to_string();
     settings.tls.key_file = pki.server_key().display().to_string();
@@ -398,6 +410,7 @@ async fn try_spawn_with(
     let pool = db::connect(&settings.database).await?;
     let mut system = TestSystem {
         settings,
+        pki,
         db_name,
         vhost,
         pool,
@@ -585,7 +598,9 @@ impl TestSystem {
         let start = Instant::now();
         loop {
             let serving = async {
-                let channel = channel_as(HARNESS, addr).await?;
+                let channel = ClientIdentity::of(&self.pki, HARNESS)?
+                    .connect(&addr.to_string())
+                    .await?;
                 let status = HealthClient::new(channel)
                     .check(HealthCheckRequest {
                         service: String::new(),
@@ -629,7 +644,10 @@ impl TestSystem {
 
     /// Starts one service without waiting for it to be ready.
     async fn launch(&mut self, name: &'static str) -> anyhow::Result<()> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        // A fixed port when the test chose one (a peer's exchange URL names it), else any.
+        let listener =
+            tokio::net::TcpListener::bind(&grpc_settings(&mut self.settings, name).grpc_addr)
+                .await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let mut settings = self.settings.clone();
@@ -689,12 +707,14 @@ impl TestSystem {
 
     /// A channel to the named service as [`HARNESS`].
     pub async fn channel(&self, name: &str) -> anyhow::Result<Channel> {
-        channel_as(HARNESS, self.addr(name)).await
+        self.channel_as(name, HARNESS).await
     }
 
-    /// A channel to the named service as `organisation` of the test PKI.
+    /// A channel to the named service as `organisation` of the system's PKI.
     pub async fn channel_as(&self, name: &str, organisation: &str) -> anyhow::Result<Channel> {
-        channel_as(organisation, self.addr(name)).await
+        ClientIdentity::of(&self.pki, organisation)?
+            .connect(&self.addr(name).to_string())
+            .await
     }
 
     pub async fn health(&self, name: &str) -> anyhow::Result<ServingStatus> {
@@ -915,11 +935,14 @@ impl TestSystem {
     }
 
     /// Referrals that are in two places at once where no key stops it: queued for a panel here
-    /// and also transferred away, or told to one area's statutory services more than once.
+    /// and also transferred away (and not back: a declined or undeliverable transfer returns to
+    /// the sender's queue), or told to one area's statutory services more than once.
     pub async fn misplaced(&self) -> Vec<String> {
         let both: Vec<(String, String)> = sqlx::query_as(
             "SELECT q.referral_id::text, q.panel FROM notification.queue_cases q \
-             JOIN transfer.transfers t ON t.referral_id = q.referral_id ORDER BY 1",
+             JOIN transfer.transfers t ON t.referral_id = q.referral_id \
+             WHERE t.direction = 'OUTBOUND' AND t.state NOT IN ('DECLINED', 'UNDELIVERABLE') \
+             ORDER BY 1",
         )
         .fetch_all(&self.pool)
         .await

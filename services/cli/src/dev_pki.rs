@@ -23,6 +23,8 @@ pub struct DevOrganisation {
     /// Where it is told of what concerns it: (`email` or `webhook`, address, approved for
     /// personal data).
     pub channels: Vec<(&'static str, String, bool)>,
+    /// A peer deployment: the areas it serves and its ExchangeService URL.
+    pub peer: Option<(Vec<String>, String)>,
 }
 
 impl DevOrganisation {
@@ -34,7 +36,19 @@ impl DevOrganisation {
             roles: Vec::new(),
             coordinates: Vec::new(),
             channels: Vec::new(),
+            peer: None,
         }
+    }
+
+    /// Another refroute deployment, serving `areas`, whose ExchangeService is at `exchange`.
+    pub fn peer(mut self, areas: &[&str], exchange: &str) -> Self {
+        self.kind = "peer_deployment";
+        self.roles.push("peer");
+        self.peer = Some((
+            areas.iter().map(|a| a.to_string()).collect(),
+            exchange.into(),
+        ));
+        self
     }
 
     /// Told by email at `address`; `personal_data`: the address is approved for it.
@@ -215,22 +229,26 @@ impl Pki {
         self.dir.join("organisations.toml")
     }
 
+    /// The fingerprint of the certificate this PKI made for `organisation`, as the
+    /// organisations file writes it.
+    pub fn fingerprint(&self, organisation: &str) -> anyhow::Result<String> {
+        let path = self.cert(organisation);
+        let pem = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
+            .map(|c: rustls_pki_types::CertificateDer| c.to_vec())
+            .with_context(|| format!("{} holds no certificate", path.display()))?;
+        Ok(refroute_platform::access::organisations::fingerprint_hex(
+            &refroute_platform::access::organisations::fingerprint_of(&der),
+        ))
+    }
+
     /// An organisations file for `organisations`, each with the certificate this PKI made for
     /// an organisation of the same id: the same callers, told by other channels (a test's
     /// own mail server, say).
     pub fn organisations_file(&self, organisations: &[DevOrganisation]) -> anyhow::Result<String> {
         let mut file = String::new();
         for org in organisations {
-            let path = self.cert(&org.id);
-            let pem =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
-                .map(|c: rustls_pki_types::CertificateDer| c.to_vec())
-                .with_context(|| format!("{} holds no certificate", path.display()))?;
-            let fingerprint = refroute_platform::access::organisations::fingerprint_hex(
-                &refroute_platform::access::organisations::fingerprint_of(&der),
-            );
-            file.push_str(&organisation_entry(org, &fingerprint));
+            file.push_str(&organisation_entry(org, &self.fingerprint(&org.id)?));
         }
         Ok(file)
     }
@@ -288,7 +306,9 @@ pub fn ensure(dir: &Path, organisations: &[DevOrganisation]) -> anyhow::Result<P
 
 const HEADER: &str = "# Development organisations (written by refroute dev-pki; regenerated with the certificates).\n";
 
-fn organisation_entry(org: &DevOrganisation, fingerprint: &str) -> String {
+/// The organisations file's entry for `org`, whose certificate has `fingerprint` (which may be
+/// another PKI's: a peer deployment's certificate comes from its own CA).
+pub fn organisation_entry(org: &DevOrganisation, fingerprint: &str) -> String {
     let quoted = |items: &[&str]| {
         items
             .iter()
@@ -303,6 +323,15 @@ fn organisation_entry(org: &DevOrganisation, fingerprint: &str) -> String {
         org.kind,
         quoted(&org.roles)
     );
+    if let Some((areas, exchange)) = &org.peer {
+        let areas: Vec<&str> = areas.iter().map(String::as_str).collect();
+        // Keys of the organisation itself: before any [[organisation.…]] table.
+        let _ = write!(
+            entry,
+            "serves = [{}]\nexchange = \"{exchange}\"\n",
+            quoted(&areas)
+        );
+    }
     for (area, panels) in &org.coordinates {
         let _ = write!(
             entry,

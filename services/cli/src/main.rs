@@ -7,11 +7,13 @@ use refroute_cli::{audit, bench, broker_users, dead_letters, demo, migrate, rend
 use refroute_platform::Settings;
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
+use refroute_proto::v1::transfer_service_client::TransferServiceClient;
 use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
 use refroute_proto::v1::{
-    CreateReferralRequest, ExplainDecisionRequest, GetCaseRequest, GetReferralRequest,
-    GetRuleSetRequest, ListDeliveriesRequest, Panel, ReloadRuleSetRequest, RuleSetInfo,
-    WatchQueueRequest,
+    AcknowledgeTransferRequest, CreateReferralRequest, DecideTransferRequest,
+    ExplainDecisionRequest, GetCaseRequest, GetReferralRequest, GetRuleSetRequest,
+    GetTransferRequest, ListDeliveriesRequest, ListTransfersRequest, Panel, ReloadRuleSetRequest,
+    RuleSetInfo, TransferAnswer, TransferDirection, WatchQueueRequest,
 };
 use std::time::Duration;
 use tonic_types::StatusExt;
@@ -32,6 +34,9 @@ struct Cli {
     /// Triage (TriageAdminService) gRPC address.
     #[arg(long, global = true)]
     triage: Option<String>,
+    /// Transfer (TransferService) gRPC address.
+    #[arg(long, global = true)]
+    transfer: Option<String>,
     /// Call as this organisation of the development PKI: its certificate and key in
     /// .refroute/dev-pki/ (e.g. city-marac, city-of-london-police, refroute-operations).
     #[arg(long = "as", global = true, value_name = "ORGANISATION")]
@@ -88,6 +93,11 @@ enum Command {
     Case { referral_id: String },
     /// Who has been told of a referral, by which channel, and how each delivery stands.
     Deliveries { referral_id: String },
+    /// Transfers to and from other areas: where each is, its history, and the answers.
+    Transfers {
+        #[command(subcommand)]
+        action: TransfersAction,
+    },
     /// Post one referral per outcome and print where each went and why (as the development
     /// PKI's City of London Police, reading the City's queues as their coordinators).
     Demo,
@@ -163,6 +173,40 @@ enum KeysAction {
         /// Records re-sealed per transaction.
         #[arg(long, default_value_t = 500)]
         batch: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TransfersAction {
+    /// The newest transfers from or to the queues you coordinate (operators: all).
+    List {
+        /// Only those from or to this area (GSS code).
+        #[arg(long)]
+        area: Option<String>,
+        /// Only "outbound" (sent from here) or "inbound" (received here).
+        #[arg(long)]
+        direction: Option<String>,
+    },
+    /// One transfer and every step it took.
+    Show { transfer_id: String },
+    /// Accept or decline a transfer received here (the answer goes back to the sender).
+    Decide {
+        transfer_id: String,
+        #[arg(long, conflicts_with = "decline")]
+        accept: bool,
+        /// Decline, giving the reason the sender is told.
+        #[arg(long, value_name = "REASON")]
+        decline: Option<String>,
+    },
+    /// Record that a destination without a deployment acknowledged a transfer, with the code
+    /// its message carried.
+    Acknowledge {
+        transfer_id: String,
+        #[arg(long)]
+        code: String,
+        /// Who acknowledged it, e.g. "DS Patel, Kent Police Prevent".
+        #[arg(long)]
+        by: String,
     },
 }
 
@@ -293,6 +337,7 @@ async fn main() -> anyhow::Result<()> {
     let intake_url = endpoint(cli.intake, &settings.intake.grpc_addr);
     let coordinator_url = endpoint(cli.coordinator, &settings.notification.grpc_addr);
     let triage_url = endpoint(cli.triage, &settings.triage.grpc_addr);
+    let transfer_url = endpoint(cli.transfer, &settings.transfer.grpc_addr);
     let pki = Pki {
         dir: cli.pki.clone(),
     };
@@ -419,6 +464,81 @@ async fn main() -> anyhow::Result<()> {
             }
             for d in &deliveries {
                 println!("{}  {}", d.id, render::delivery(d));
+            }
+        }
+        Command::Transfers { action } => {
+            let mut transfers = TransferServiceClient::new(me()?.connect(&transfer_url).await?);
+            match action {
+                TransfersAction::List { area, direction } => {
+                    let direction = match direction.as_deref() {
+                        None => TransferDirection::Unspecified,
+                        Some("outbound") => TransferDirection::Outbound,
+                        Some("inbound") => TransferDirection::Inbound,
+                        Some(other) => {
+                            anyhow::bail!("--direction {other:?}: say outbound or inbound")
+                        }
+                    };
+                    let listed = transfers
+                        .list_transfers(ListTransfersRequest {
+                            area_code: area.unwrap_or_default(),
+                            direction: direction as i32,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner()
+                        .transfers;
+                    if listed.is_empty() {
+                        println!("no transfers");
+                    }
+                    for t in &listed {
+                        println!("{}", render::transfer(t));
+                    }
+                }
+                TransfersAction::Show { transfer_id } => {
+                    let t = transfers
+                        .get_transfer(GetTransferRequest { transfer_id })
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    println!("{}", render::transfer_history(&t));
+                }
+                TransfersAction::Decide {
+                    transfer_id,
+                    accept,
+                    decline,
+                } => {
+                    let (answer, reason) = match (accept, decline) {
+                        (true, None) => (TransferAnswer::Accepted, String::new()),
+                        (false, Some(reason)) => (TransferAnswer::Declined, reason),
+                        _ => anyhow::bail!("say --accept, or --decline \"<reason>\""),
+                    };
+                    let t = transfers
+                        .decide_transfer(DecideTransferRequest {
+                            transfer_id,
+                            answer: answer as i32,
+                            reason,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    println!("{}", render::transfer_history(&t));
+                }
+                TransfersAction::Acknowledge {
+                    transfer_id,
+                    code,
+                    by,
+                } => {
+                    let t = transfers
+                        .acknowledge_transfer(AcknowledgeTransferRequest {
+                            transfer_id,
+                            acknowledgement_code: code,
+                            acknowledged_by: by,
+                        })
+                        .await
+                        .map_err(explain)?
+                        .into_inner();
+                    println!("{}", render::transfer_history(&t));
+                }
             }
         }
         Command::Demo => {

@@ -2,7 +2,8 @@
 
 use refroute_domain::{AreaCode, Directory};
 use refroute_proto::v1::{
-    Case, Decision, Delivery, Outcome, Referral, ReferralStatus, TransferKind,
+    Case, Decision, Delivery, Outcome, Referral, ReferralStatus, Transfer, TransferDirection,
+    TransferKind,
 };
 use std::sync::OnceLock;
 
@@ -110,14 +111,85 @@ fn person(c: &Case) -> (&'static str, &str) {
 pub fn case(c: &Case) -> String {
     let d = c.decision.clone().unwrap_or_default();
     let (role, name) = person(c);
+    let via = if c.transfer_id.is_empty() {
+        format!("via {}", area_name(&c.received_area_code))
+    } else {
+        format!(
+            "transferred from {} (accept or decline: refroute transfers decide {})",
+            area_name(&c.received_area_code),
+            c.transfer_id
+        )
+    };
     format!(
-        "{}  {role} {name} | from {} via {} | {}\n  why: {}",
+        "{}  {role} {name} | from {} {via} | {}\n  why: {}",
         c.referral_id,
         c.referring_organisation,
-        area_name(&c.received_area_code),
         d.criterion().as_str_name().trim_start_matches("CRITERION_"),
         d.reason
     )
+}
+
+/// One transfer on one line: which way, where, how it stands.
+pub fn transfer(t: &Transfer) -> String {
+    let state = t
+        .state()
+        .as_str_name()
+        .trim_start_matches("TRANSFER_STATE_");
+    let kind = match t.kind() {
+        TransferKind::PreventHandover => "Prevent handover",
+        _ => "MARAC-to-MARAC",
+    };
+    let (way, other) = match t.direction() {
+        TransferDirection::Inbound => ("from", area_name(&t.from_area_code)),
+        _ if !t.to_police_force_code.is_empty() => ("to", t.to_police_force_code.clone()),
+        _ => ("to", area_name(&t.to_area_code)),
+    };
+    let mut line = format!("{}  {kind} {way} {other}: {state}", t.transfer_id);
+    if !t.reason.is_empty() {
+        line.push_str(&format!(" ({})", t.reason));
+    }
+    if !t.last_error.is_empty() && !state.starts_with("ACC") {
+        line.push_str(&format!(" [attempt {}: {}]", t.attempts, t.last_error));
+    }
+    line
+}
+
+/// A transfer with its history, oldest step first.
+pub fn transfer_history(t: &Transfer) -> String {
+    let mut out = transfer(t);
+    out.push_str(&format!(
+        "\n  referral {}; route {}",
+        t.referral_id,
+        if t.route.is_empty() {
+            "not yet chosen"
+        } else {
+            &t.route
+        }
+    ));
+    if let Some(at) = t
+        .deliver_by
+        .as_ref()
+        .and_then(|by| chrono::DateTime::from_timestamp(by.seconds, 0))
+    {
+        out.push_str(&format!(
+            "; receipt due by {}",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    for step in &t.history {
+        let at = step
+            .time
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        let state = step
+            .state()
+            .as_str_name()
+            .trim_start_matches("TRANSFER_STATE_");
+        out.push_str(&format!("\n  {at}  {state:<13} {}", step.detail));
+    }
+    out
 }
 
 /// One delivery: what, to whom, by which channel, and how it stands.
