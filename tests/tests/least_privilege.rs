@@ -16,7 +16,7 @@ use std::time::Duration;
 const SCHEMAS: [&str; 4] = ["intake", "triage", "transfer", "notification"];
 
 /// Tables the services may add to and move forward but never delete from.
-const RECORDS: [&str; 8] = [
+const RECORDS: [&str; 10] = [
     "intake.referrals",
     "triage.decisions",
     "triage.superseded_decisions",
@@ -25,6 +25,8 @@ const RECORDS: [&str; 8] = [
     "triage.rule_sets",
     "notification.deliveries",
     "notification.decision_order",
+    "transfer.transfers",
+    "transfer.steps",
 ];
 
 fn refused(result: Result<impl std::fmt::Debug, sqlx::Error>, what: &str) -> String {

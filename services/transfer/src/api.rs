@@ -87,16 +87,17 @@ impl TransferApi {
         })?;
         let reason = error::reason("reason", &req.reason, answer == Answer::Declined)?;
         let (row, _) = self.load(id).await?;
+        // The receiving queue's coordinator, whichever way it goes; then only one received here.
+        let (area, panel) = queue_of(&row, Direction::Inbound).ok_or_else(|| {
+            TransferError::store(anyhow::anyhow!("transfer {id} names no valid area"))
+        })?;
+        caller.require_case(&area, panel, &id.to_string())?;
         if row.direction() != Direction::Inbound {
             return Err(TransferError::WrongState(format!(
                 "transfer {id} was sent from here: the receiving deployment accepts or declines it"
             ))
             .into());
         }
-        let (area, panel) = queue_of(&row, Direction::Inbound).ok_or_else(|| {
-            TransferError::store(anyhow::anyhow!("transfer {id} names no valid area"))
-        })?;
-        caller.require_case(&area, panel, &id.to_string())?;
         let by = format!("{} coordinator {}", panel_name(panel), caller.name());
         let mut tx = self.pool.begin().await.map_err(TransferError::from)?;
         if store::decided(&mut tx, id, answer, &reason, &by)
