@@ -78,8 +78,8 @@ pub struct AreaRules {
     pub community_risk_threshold: Option<u32>,
     /// A case transferred in from another area (MARAC-to-MARAC, Prevent handover) is decided
     /// under this area's own rules like any referral (true), or the sending area's assessment is
-    /// accepted and the case goes straight to this area's panel (false). docs/DOMAIN.md 2.1: not
-    /// nationally published, so a per-area setting; the default re-applies the threshold.
+    /// accepted and the case goes straight to this area's panel (false). docs/DOMAIN.md 2.1 and
+    /// 2.4: not nationally published, so a per-area setting; the default re-applies the threshold.
     pub reassess_transfers: bool,
 }
 

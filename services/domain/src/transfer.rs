@@ -1,8 +1,8 @@
-//! A case another deployment transferred here (docs/DOMAIN.md 2.1, "Receiving a transfer"): the
-//! receiving area decides it under its own rules, or, where its rules say
-//! `reassess_transfers = false`, accepts the sending area's assessment and hears it. Either way
-//! the decision says where the case came from, and a received case is never transferred on by
-//! itself: one that resolves to yet another area waits for a person in review.
+//! A case another deployment transferred here (docs/DOMAIN.md 2.4): the receiving area decides
+//! it under its own rules, or, where its rules say `reassess_transfers = false`, accepts the
+//! sending area's assessment and hears it. Either way the decision says where the case came
+//! from, and a received case is never transferred on by itself: one that resolves to yet
+//! another area waits for a person in review.
 
 use crate::area::AreaCode;
 use crate::decision::{Criterion, Decision, Outcome, Panel, TransferKind};

@@ -1,8 +1,8 @@
 //! Consumes `transfer.received`: a case another deployment transferred here, decided under this
-//! deployment's rules (docs/DOMAIN.md 2.1, "Receiving a transfer") on the same path as a
-//! referral received here (`handler.rs`): reassessed under this area's own threshold, or the
-//! sender's assessment accepted where this area's rules say `reassess_transfers = false`; one
-//! that resolves to yet another area waits in review. Its outcome event carries the transfer id.
+//! deployment's rules (docs/DOMAIN.md 2.4) on the same path as a referral received here
+//! (`handler.rs`): reassessed under this area's own threshold, or the sender's assessment
+//! accepted where this area's rules say `reassess_transfers = false`; one that resolves to yet
+//! another area waits in review. Its outcome event carries the transfer id.
 
 use crate::handler::{self, Case, Transfer, TriageHandler};
 use chrono::{DateTime, NaiveDate};
