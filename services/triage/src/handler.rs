@@ -112,7 +112,11 @@ impl TriageHandler {
             None => own,
         };
         let wire = decision::to_wire(&decision, Utc::now());
-        if !store::record_decision(tx, id, &decision, &wire, &loaded.sha256).await? {
+        let replace = match transfer {
+            Some(_) => store::Replace::Never,
+            None => store::Replace::WaitingForResidence,
+        };
+        if !store::record_decision(tx, id, &decision, &wire, &loaded.sha256, replace).await? {
             // The same case announced twice under different message ids: decided already.
             tracing::warn!("referral already triaged; ignoring the repeat announcement");
             return Ok(());
