@@ -12,6 +12,17 @@ pub enum Pathway {
     Prevent,
 }
 
+impl Pathway {
+    /// The panel that hears the pathway's cases.
+    pub fn panel(self) -> Panel {
+        match self {
+            Pathway::DomesticAbuse => Panel::Marac,
+            Pathway::CommunityMarac => Panel::CommunityMarac,
+            Pathway::Prevent => Panel::Channel,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Panel {
     Marac,
@@ -77,6 +88,15 @@ pub enum Outcome {
 pub enum TransferKind {
     MaracToMarac,
     PreventHandover,
+}
+
+impl TransferKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            TransferKind::MaracToMarac => "MARAC-to-MARAC",
+            TransferKind::PreventHandover => "Prevent handover",
+        }
+    }
 }
 
 /// Where the person lives, as triage resolved it before deciding. Resolution (a postcode

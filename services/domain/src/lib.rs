@@ -9,6 +9,7 @@ pub mod directory;
 pub mod marac;
 pub mod prevent;
 pub mod rules;
+pub mod transfer;
 
 pub use area::{AreaCode, AreaError};
 pub use dash::{DashAnswer, DashChecklist, RiskBand};
@@ -16,3 +17,4 @@ pub use decision::{Criterion, Decision, Outcome, Panel, Pathway, Residence, Tran
 pub use directory::{Area, Directory, DirectoryError, PoliceForce};
 pub use marac::{DaCase, PriorMaracReferral};
 pub use rules::{AreaRules, LocalCriterion, RepeatAnchor, RuleSet, RuleSetError};
+pub use transfer::{Received, SenderAssessment};

@@ -76,6 +76,11 @@ pub struct AreaRules {
     /// Community MARAC: a risk-matrix score at or above this is high risk; `None` when the area
     /// uses no matrix (no national cut-off is published).
     pub community_risk_threshold: Option<u32>,
+    /// A case transferred in from another area (MARAC-to-MARAC, Prevent handover) is decided
+    /// under this area's own rules like any referral (true), or the sending area's assessment is
+    /// accepted and the case goes straight to this area's panel (false). docs/DOMAIN.md 2.1 and
+    /// 2.4: not nationally published, so a per-area setting; the default re-applies the threshold.
+    pub reassess_transfers: bool,
 }
 
 impl AreaRules {
@@ -103,6 +108,7 @@ impl AreaRules {
             }
             None => s.push_str("# community_marac_risk_threshold: none (no risk matrix)\n"),
         }
+        let _ = writeln!(s, "reassess_transfers = {}", self.reassess_transfers);
         s
     }
 }
@@ -148,6 +154,7 @@ struct SettingsForm {
     repeat_anchor: Option<Spanned<String>>,
     local_criteria: Option<Spanned<Vec<String>>>,
     community_marac_risk_threshold: Option<Spanned<u32>>,
+    reassess_transfers: Option<bool>,
 }
 
 /// Turns byte offsets into line numbers for error messages.
@@ -324,6 +331,12 @@ impl RuleSet {
                 .collect::<Result<_, _>>()?,
             None => d.map(|d| d.local_criteria.clone()).unwrap_or_default(),
         };
+        // Optional in [defaults] too, so rule files written before transfers still load: a
+        // receiving area re-applies its own threshold unless it says otherwise.
+        let reassess_transfers = f
+            .reassess_transfers
+            .or(d.map(|d| d.reassess_transfers))
+            .unwrap_or(true);
         let required = |v: Option<u32>| v.expect("defaults are required, areas inherit");
         Ok(AreaRules {
             dash_threshold: required(dash_threshold),
@@ -333,6 +346,7 @@ impl RuleSet {
             repeat_anchor,
             local_criteria,
             community_risk_threshold,
+            reassess_transfers,
         })
     }
 
@@ -362,7 +376,8 @@ pub(crate) mod tests {
 
     /// SafeLives defaults; Hackney at 15 yes answers, 3 in 6 months, 6-month repeat window from
     /// the last meeting; Islington counting 5 incidents with a risk matrix (above 31 is high);
-    /// Medway (Kent and Medway) 3 in 6 months and the suicide or self-harm local criterion.
+    /// Medway (Kent and Medway) 3 in 6 months and the suicide or self-harm local criterion; Tower
+    /// Hamlets accepting the sending area's assessment of a case transferred in.
     pub const TEST_RULES: &str = r#"
 name = "test-rules"
 version = 7
@@ -388,6 +403,9 @@ community_marac_risk_threshold = 32
 [areas.E06000035]
 escalation_window_months = 6
 local_criteria = ["suicide-or-self-harm"]
+
+[areas.E09000030]
+reassess_transfers = false
 "#;
 
     pub fn rule_set() -> RuleSet {
@@ -472,6 +490,43 @@ local_criteria = ["suicide-or-self-harm"]
         assert_eq!(e, "line 3: version must be 1 or more");
         let e = refused(&TEST_RULES.replace("name = \"test-rules\"", "name = \" \""));
         assert_eq!(e, "line 2: name must not be empty");
+    }
+
+    #[test]
+    fn transfers_are_reassessed_unless_an_area_accepts_the_senders_assessment() {
+        let set = rule_set();
+        let tower_hamlets = AreaCode::parse("E09000030").unwrap();
+        assert!(!set.rules_for(&tower_hamlets).reassess_transfers);
+        assert!(
+            set.rules_for(&AreaCode::city_of_london())
+                .reassess_transfers
+        );
+        assert!(
+            set.rules_for(&AreaCode::parse("E09000012").unwrap())
+                .reassess_transfers,
+            "an area that does not set it inherits [defaults]"
+        );
+        // Left out of [defaults] (a file from before transfers): re-applied, the safe default.
+        assert!(set.defaults.reassess_transfers);
+        // An area inherits an explicit default.
+        let text = TEST_RULES.replace(
+            "local_criteria = []\n",
+            "local_criteria = []\nreassess_transfers = false\n",
+        );
+        let set = RuleSet::parse(&text, &directory()).unwrap();
+        assert!(
+            !set.rules_for(&AreaCode::city_of_london())
+                .reassess_transfers
+        );
+        let e = refused(
+            &TEST_RULES.replace("reassess_transfers = false", "reassess_transfers = \"no\""),
+        );
+        assert!(e.starts_with("line 28:") && e.contains("bool"), "{e}");
+        assert!(
+            set.rules_for(&tower_hamlets)
+                .to_toml()
+                .contains("reassess_transfers = false\n")
+        );
     }
 
     #[test]

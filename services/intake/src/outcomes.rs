@@ -20,11 +20,19 @@ impl OutcomeHandler {
     }
 }
 
-fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), HandleError> {
-    let (id, status, decision) = match message.message_type.as_str() {
+/// What an outcome event says of a referral: its id, the status it takes and the decision;
+/// `None` for a case transferred here from another deployment (its `transfer_id` is set), which
+/// intake never held: its referrer is the sending deployment's, told there.
+fn decode(message: &Incoming) -> Result<Option<(String, ReferralStatus, Decision)>, HandleError> {
+    let (id, status, decision, transfer_id) = match message.message_type.as_str() {
         ReferralRouted::TYPE => {
             let e: ReferralRouted = message.decode()?;
-            (e.referral.map(|r| r.id), ReferralStatus::Routed, e.decision)
+            (
+                e.referral.map(|r| r.id),
+                ReferralStatus::Routed,
+                e.decision,
+                e.transfer_id,
+            )
         }
         ReferralBelowThreshold::TYPE => {
             let e: ReferralBelowThreshold = message.decode()?;
@@ -32,11 +40,17 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
                 Some(e.referral_id),
                 ReferralStatus::BelowThreshold,
                 e.decision,
+                e.transfer_id,
             )
         }
         ReferralDeclined::TYPE => {
             let e: ReferralDeclined = message.decode()?;
-            (Some(e.referral_id), ReferralStatus::Declined, e.decision)
+            (
+                Some(e.referral_id),
+                ReferralStatus::Declined,
+                e.decision,
+                e.transfer_id,
+            )
         }
         ReferralNeedsReview::TYPE => {
             let e: ReferralNeedsReview = message.decode()?;
@@ -44,14 +58,17 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
                 e.referral.map(|r| r.id),
                 ReferralStatus::NeedsReview,
                 e.decision,
+                e.transfer_id,
             )
         }
         TransferRequested::TYPE => {
+            // Its transfer_id is the transfer out of a referral intake holds: never skipped.
             let e: TransferRequested = message.decode()?;
             (
                 Some(e.referral_id),
                 ReferralStatus::TransferRequested,
                 e.decision,
+                String::new(),
             )
         }
         other => {
@@ -61,8 +78,16 @@ fn decode(message: &Incoming) -> Result<(String, ReferralStatus, Decision), Hand
             )));
         }
     };
+    if !transfer_id.is_empty() {
+        tracing::debug!(
+            transfer_id = %transfer_id.escape_debug(),
+            status = status.as_str_name(),
+            "outcome of a case transferred in from another deployment; intake holds no referral for it"
+        );
+        return Ok(None);
+    }
     match (id, decision) {
-        (Some(id), Some(decision)) => Ok((id, status, decision)),
+        (Some(id), Some(decision)) => Ok(Some((id, status, decision))),
         _ => Err(HandleError::permanent(
             "outcome event without referral id or decision",
         )),
@@ -84,7 +109,9 @@ pub fn decided_at(decision: &Decision) -> Result<DateTime<Utc>, HandleError> {
 
 impl Handler for OutcomeHandler {
     async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
-        let (id, status, decision) = decode(message)?;
+        let Some((id, status, decision)) = decode(message)? else {
+            return Ok(());
+        };
         let referral_id: Uuid = id.parse().map_err(|_| {
             HandleError::permanent(format!("referral id '{}' is not a UUID", id.escape_debug()))
         })?;
@@ -146,7 +173,7 @@ mod tests {
             referral: None,
             transfer_id: String::new(),
         };
-        let (got, status, d) = decode(&incoming(&declined)).unwrap();
+        let (got, status, d) = decode(&incoming(&declined)).unwrap().unwrap();
         assert_eq!(
             (got.as_str(), status),
             (id.as_str(), ReferralStatus::Declined)
@@ -161,12 +188,58 @@ mod tests {
             decision: decision(Outcome::NeedsReview),
             transfer_id: String::new(),
         };
-        let (got, status, d) = decode(&incoming(&review)).unwrap();
+        let (got, status, d) = decode(&incoming(&review)).unwrap().unwrap();
         assert_eq!(
             (got.as_str(), status),
             (id.as_str(), ReferralStatus::NeedsReview)
         );
         assert_eq!(d.outcome(), Outcome::NeedsReview);
+    }
+
+    #[test]
+    fn outcomes_of_cases_transferred_in_are_skipped_not_dead_lettered() {
+        let transfer_id = Uuid::now_v7().to_string();
+        let referral = || {
+            Some(Referral {
+                id: transfer_id.clone(),
+                ..Default::default()
+            })
+        };
+        let routed = ReferralRouted {
+            referral: referral(),
+            decision: decision(Outcome::Routed),
+            transfer_id: transfer_id.clone(),
+        };
+        assert!(decode(&incoming(&routed)).unwrap().is_none());
+        let below = ReferralBelowThreshold {
+            referral_id: transfer_id.clone(),
+            decision: decision(Outcome::BelowThreshold),
+            referral: None,
+            transfer_id: transfer_id.clone(),
+        };
+        assert!(decode(&incoming(&below)).unwrap().is_none());
+        let declined = ReferralDeclined {
+            referral_id: transfer_id.clone(),
+            decision: None,
+            referral: None,
+            transfer_id: transfer_id.clone(),
+        };
+        assert!(decode(&incoming(&declined)).unwrap().is_none());
+        let review = ReferralNeedsReview {
+            referral: referral(),
+            decision: decision(Outcome::NeedsReview),
+            transfer_id: transfer_id.clone(),
+        };
+        assert!(decode(&incoming(&review)).unwrap().is_none());
+        // A transfer out of a referral intake holds names its transfer too: that one applies.
+        let out = TransferRequested {
+            transfer_id: transfer_id.clone(),
+            referral_id: Uuid::now_v7().to_string(),
+            decision: decision(Outcome::TransferRequested),
+            ..Default::default()
+        };
+        let (_, status, _) = decode(&incoming(&out)).unwrap().unwrap();
+        assert_eq!(status, ReferralStatus::TransferRequested);
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Triage: decides where each received referral goes and records why. It resolves where the
 //! person lives (postcodes from the ONS Postcode Directory), applies the pathway's rules from
 //! `refroute_domain` under the rule set in force, and stores the decision and emits its outcome
-//! in one transaction. Operators ask it why (`TriageAdminService`) and reload its rules there or
+//! in one transaction. A case another deployment transferred here is decided the same way,
+//! under this deployment's rules (`received`). Operators ask it why (`TriageAdminService`) and reload its rules there or
 //! with SIGHUP.
 
 pub mod admin;
 pub mod handler;
 pub mod heard;
 pub mod postcodes;
+pub mod received;
 pub mod rulebook;
 pub mod store;
 
@@ -46,13 +48,15 @@ pub async fn run(
             .max_decoding_message_size(settings.triage.max_request_bytes),
     );
 
-    let handler = handler::TriageHandler {
+    let triage = || handler::TriageHandler {
         rules: rules.clone(),
-        directory,
-        postcodes,
-        hasher,
+        directory: directory.clone(),
+        postcodes: postcodes.clone(),
+        hasher: hasher.clone(),
         outbox: outbox.clone(),
     };
+    let handler = triage();
+    let received = received::TransferReceivedHandler { triage: triage() };
     let context = ConsumerContext {
         pool: pool.clone(),
         schema: SCHEMA,
@@ -63,6 +67,11 @@ pub async fn run(
             &topology::TRIAGE_REFERRAL_RECEIVED,
             context.clone(),
             handler,
+        ),
+        Worker::consumer(
+            &topology::TRIAGE_TRANSFER_RECEIVED,
+            context.clone(),
+            received,
         ),
         Worker::consumer(&topology::TRIAGE_CASE_HEARD, context, heard::HeardHandler),
     ];

@@ -96,27 +96,40 @@ pub async fn record_incidents(
     Ok(())
 }
 
-/// Stores the decision; false when the referral was decided already. A decision that waits for
-/// the residence may be replaced (the referrer has since supplied it): one to wait for review,
-/// or a Community MARAC routing whose invitation waits (`RESIDENCE_UNRESOLVED` among the
-/// criteria met either way). It moves to `triage.superseded_decisions` first. Every other
-/// decision is final.
+/// Whether a decision already stored for the case may be replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// One that waits for the residence (a referral received here: its referrer may supply it).
+    WaitingForResidence,
+    /// None (a case received by transfer: nobody here supplies anything for it, and a person
+    /// resolves its review through the transfer), so a repeated offer changes nothing.
+    Never,
+}
+
+/// Stores the decision; false when the referral was decided already. Under
+/// [`Replace::WaitingForResidence`], a decision that waits for the residence may be replaced (the
+/// referrer has since supplied it): one to wait for review, or a Community MARAC routing whose
+/// invitation waits (`RESIDENCE_UNRESOLVED` among the criteria met either way). It moves to
+/// `triage.superseded_decisions` first. Every other decision is final.
 pub async fn record_decision(
     conn: &mut PgConnection,
     referral_id: Uuid,
     d: &Decision,
     wire: &v1::Decision,
     rule_set_sha256: &str,
+    replace: Replace,
 ) -> Result<bool, sqlx::Error> {
     const REVIEW: &str = "OUTCOME_NEEDS_REVIEW";
     const UNRESOLVED: &str = "CRITERION_RESIDENCE_UNRESOLVED";
+    let replaceable = replace == Replace::WaitingForResidence;
     sqlx::query(
         "INSERT INTO triage.superseded_decisions SELECT d.*, now() FROM triage.decisions d \
-         WHERE d.referral_id = $1 AND (d.outcome = $2 OR $3 = ANY(d.criteria_met))",
+         WHERE d.referral_id = $1 AND $4 AND (d.outcome = $2 OR $3 = ANY(d.criteria_met))",
     )
     .bind(referral_id)
     .bind(REVIEW)
     .bind(UNRESOLVED)
+    .bind(replaceable)
     .execute(&mut *conn)
     .await?;
     let name = |c| decision::criterion(c).as_str_name();
@@ -128,7 +141,7 @@ pub async fn record_decision(
            reason = EXCLUDED.reason, rule_set = EXCLUDED.rule_set, rule_set_version = EXCLUDED.rule_set_version, \
            rules_area = EXCLUDED.rules_area, dash_yes_count = EXCLUDED.dash_yes_count, decided_at = EXCLUDED.decided_at, \
            panel = EXCLUDED.panel, rule_set_sha256 = EXCLUDED.rule_set_sha256, decision = EXCLUDED.decision \
-         WHERE triage.decisions.outcome = $15 OR $16 = ANY(triage.decisions.criteria_met)",
+         WHERE $17 AND (triage.decisions.outcome = $15 OR $16 = ANY(triage.decisions.criteria_met))",
     )
     .bind(referral_id)
     .bind(decision::pathway(d.pathway).as_str_name())
@@ -146,6 +159,7 @@ pub async fn record_decision(
     .bind(wire.encode_to_vec())
     .bind(REVIEW)
     .bind(UNRESOLVED)
+    .bind(replaceable)
     .execute(conn)
     .await?;
     Ok(stored.rows_affected() == 1)
