@@ -1,7 +1,8 @@
 //! Who is told: each audience of a notification resolved to recipients, one per channel. Two
 //! sources, both configuration: the organisations file (an organisation's `[[organisation.channel]]`
 //! entries, for referrers, coordinators and operators) and the area directory's contacts (an
-//! area's coordinator roles and its statutory services, by their `address`). A deployment
+//! area's coordinator roles and its statutory services, a police force's Prevent team, by their
+//! `address`). A deployment
 //! changes either with its own files (`access.organisations_file`, `directory.file`).
 //!
 //! Pure: no I/O. The do-not-inform check is not made here but in [`crate::do_not_inform`], at
@@ -11,7 +12,7 @@ use refroute_domain::directory::Contact;
 use refroute_domain::{AreaCode, Directory};
 use refroute_platform::access::organisations::{ChannelAddress, Organisation};
 use refroute_platform::access::{Organisations, Role};
-use refroute_proto::v1::Panel;
+use refroute_proto::v1::{Panel, TransferKind};
 
 /// One organisation (or directory contact) reached by one channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,13 +61,14 @@ fn of_organisation(org: &Organisation, role: &str) -> Vec<Recipient> {
         .collect()
 }
 
-fn of_contact(area: &AreaCode, contact: &Contact) -> Option<Recipient> {
+/// A directory contact of `place` (an area's or a police force's code), when it has an address.
+fn of_contact(place: &str, contact: &Contact) -> Option<Recipient> {
     let address = contact.address.as_deref()?.trim();
     if address.is_empty() {
         return None;
     }
     Some(Recipient {
-        id: format!("directory:{area}:{}", contact.role),
+        id: format!("directory:{place}:{}", contact.role),
         organisation: contact.organisation.clone(),
         role: contact.role.clone(),
         contact: None,
@@ -106,7 +108,7 @@ pub fn coordinators(
                 .contacts
                 .iter()
                 .filter(|c| role_is(&c.role, role))
-                .filter_map(|c| of_contact(area, c)),
+                .filter_map(|c| of_contact(area.as_str(), c)),
         );
     }
     once_each(out)
@@ -148,7 +150,64 @@ pub fn statutory_services<'a>(directory: &'a Directory, area: &AreaCode) -> Opti
 
 /// [`statutory_services`] as a recipient, when it has an address to send to.
 pub fn statutory_recipient(directory: &Directory, area: &AreaCode) -> Option<Recipient> {
-    of_contact(area, statutory_services(directory, area)?)
+    of_contact(area.as_str(), statutory_services(directory, area)?)
+}
+
+/// The directory role of a Prevent handover's destination: a police force's Prevent team.
+pub const PREVENT_TEAM: &str = "Prevent team";
+
+/// Where a transfer to a destination without a deployment goes in the directory: the place's
+/// code (a police force's, or an area's) and its contacts in the destination's role (a Prevent
+/// handover's force's "Prevent team"; a MARAC-to-MARAC transfer's area's "MARAC coordinator"),
+/// whether or not they have an address. A Prevent handover that names no force goes to the
+/// force of the area.
+pub fn destination_contacts<'a>(
+    directory: &'a Directory,
+    kind: TransferKind,
+    area: Option<&AreaCode>,
+    police_force: &str,
+) -> (String, Vec<&'a Contact>) {
+    let (place, contacts, role): (String, &[Contact], &str) = match kind {
+        TransferKind::PreventHandover => {
+            let force = match police_force.trim() {
+                "" => area.and_then(|a| directory.force_of(a)),
+                code => directory.police_force(code),
+            };
+            match force {
+                Some(f) => (f.code.clone(), &f.contacts, PREVENT_TEAM),
+                None => (police_force.trim().to_string(), &[], PREVENT_TEAM),
+            }
+        }
+        TransferKind::MaracToMarac | TransferKind::Unspecified => {
+            let role = coordinator_role(Panel::Marac).expect("the MARAC has a coordinator");
+            match area.and_then(|a| directory.area(a)) {
+                Some(entry) => (entry.code.to_string(), &entry.contacts, role),
+                None => (area.map(|a| a.to_string()).unwrap_or_default(), &[], role),
+            }
+        }
+    };
+    let contacts = contacts.iter().filter(|c| role_is(&c.role, role)).collect();
+    (place, contacts)
+}
+
+/// The recipients of a transfer to a destination without a deployment: its
+/// [`destination_contacts`] with an address approved for personal data, and only those. The
+/// message is the case itself, so a contact that may not receive personal data is not told at
+/// all (not told less): with none, nobody is, and the delivery is recorded owed to nobody.
+pub fn transfer_recipients(
+    directory: &Directory,
+    kind: TransferKind,
+    area: Option<&AreaCode>,
+    police_force: &str,
+) -> Vec<Recipient> {
+    let (place, contacts) = destination_contacts(directory, kind, area, police_force);
+    once_each(
+        contacts
+            .into_iter()
+            .filter_map(|c| of_contact(&place, c))
+            .filter(|r| r.personal_data)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
