@@ -741,4 +741,92 @@ mod tests {
         );
         assert!(c.text.contains("MARAC-to-MARAC"), "{}", c.text);
     }
+
+    #[test]
+    fn a_transfer_contact_carries_its_code_everywhere_and_the_case_only_where_approved() {
+        let mut f = facts(
+            Outcome::TransferRequested,
+            Pathway::DomesticAbuse,
+            Panel::Marac,
+        );
+        f.case.as_mut().unwrap().concern_summary = "concern text".into();
+        let plain = render(Kind::TransferContact, &f, false);
+        let all = format!("{}{}{}", plain.subject, plain.text, plain.json);
+        assert!(
+            plain
+                .text
+                .contains("this code: K7Q2-M9XD. It can be used once."),
+            "{}",
+            plain.text
+        );
+        assert!(
+            plain.text.contains("2026-12-06 09:00 UTC"),
+            "{}",
+            plain.text
+        );
+        assert!(
+            plain.text.contains("The case is withheld"),
+            "{}",
+            plain.text
+        );
+        for never in [
+            "Jane Victim",
+            "1990-02-03",
+            "John Perp",
+            "EC2M",
+            "escalating threats",
+            "concern text",
+            "DPA 2018",
+            "Read the case in refroute",
+        ] {
+            assert!(!all.contains(never), "{never}: {all}");
+        }
+        let approved = render(Kind::TransferContact, &f, true);
+        for want in [
+            "Person: Jane Victim, born 1990-02-03",
+            "Why it is transferred: Visible high risk: postcode EC2M 7PY, DASH 16",
+            "Incident: 2026-11-20, in City of London (E09000001)",
+            "Professional judgement: escalating threats",
+            "Concern: concern text",
+            "Must not be told of this referral: John Perp",
+            "this code: K7Q2-M9XD",
+        ] {
+            assert!(approved.text.contains(want), "{want}: {}", approved.text);
+        }
+        assert!(!approved.text.contains("withheld"), "{}", approved.text);
+        assert_eq!(approved.json["acknowledgement_code"], "K7Q2-M9XD");
+        assert!(approved.fields.contains(&"must_not_be_told".to_string()));
+    }
+
+    #[test]
+    fn a_case_transferred_in_says_where_from_and_how_to_answer() {
+        let mut f = facts(Outcome::Routed, Pathway::DomesticAbuse, Panel::Marac);
+        // A transferred case: its referrer's reference never crossed.
+        f.referrer_reference.clear();
+        for kind in [Kind::CaseRouted, Kind::CaseUrgent, Kind::CaseForReview] {
+            let c = render(kind, &f, false);
+            assert!(
+                c.text
+                    .contains("Transferred from: City of London (transfer 0190c0de-0000-7000-8000-0000000000bb)"),
+                "{kind:?}: {}",
+                c.text
+            );
+            assert!(
+                c.text.contains(
+                    "refroute transfers decide 0190c0de-0000-7000-8000-0000000000bb --accept | --decline \"<reason>\""
+                ),
+                "{kind:?}: {}",
+                c.text
+            );
+            assert!(
+                !c.subject.contains("()") && !c.subject.contains("reference"),
+                "{kind:?}: {}",
+                c.subject
+            );
+            assert!(!c.subject.contains("  "), "{kind:?}: {}", c.subject);
+        }
+        f.transfer = None;
+        let c = render(Kind::CaseRouted, &f, false);
+        assert!(!c.text.contains("ransfer"), "{}", c.text);
+    }
 }

@@ -444,7 +444,7 @@ mod tests {
         "aa00000000000000000000000000000000000000000000000000000000000004",
     ];
 
-    fn planner() -> Planner {
+    pub(super) fn planner() -> Planner {
         let orgs = Organisations::parse(&format!(
             r#"
 [[organisation]]
@@ -498,7 +498,11 @@ roles = ["referrer"]
         Planner::new(Arc::new(orgs), Arc::new(directory), 18)
     }
 
-    fn da_referral(dash: u32, cannot_wait: bool, do_not_inform: &[&str]) -> (Referral, Decision) {
+    pub(super) fn da_referral(
+        dash: u32,
+        cannot_wait: bool,
+        do_not_inform: &[&str],
+    ) -> (Referral, Decision) {
         let referral = Referral {
             id: Uuid::now_v7().to_string(),
             referrer_id: "colp".into(),
@@ -540,7 +544,7 @@ roles = ["referrer"]
         }
     }
 
-    fn told(planned: &[Planned]) -> Vec<(Kind, String, bool)> {
+    pub(super) fn told(planned: &[Planned]) -> Vec<(Kind, String, bool)> {
         planned
             .iter()
             .map(|p| {

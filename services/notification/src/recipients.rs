@@ -219,6 +219,39 @@ mod tests {
 code = "E23000001"
 name = "Metropolitan Police Service"
 
+[[police_force]]
+code = "E23000032"
+name = "Kent Police"
+[[police_force.contacts]]
+role = "Prevent team"
+organisation = "Kent Police"
+address = "prevent-general@kent.example"
+[[police_force.contacts]]
+role = "prevent TEAM (referrals)"
+organisation = "Kent Police"
+address = "prevent@kent.pnn.police.uk"
+personal_data = true
+[[police_force.contacts]]
+role = "MARAC coordinator"
+organisation = "Kent Police"
+address = "marac@kent.pnn.police.uk"
+personal_data = true
+
+[[area]]
+code = "E06000035"
+name = "Medway"
+police_force = "E23000032"
+panels = ["MARAC"]
+[[area.contacts]]
+role = "MARAC coordinator"
+organisation = "Medway MARAC"
+address = "marac@medway.example"
+[[area.contacts]]
+role = "Channel panel chair"
+organisation = "Medway Council"
+address = "channel@medway.cjsm.example"
+personal_data = true
+
 [[area]]
 code = "E09000012"
 name = "Hackney"
@@ -338,6 +371,64 @@ email = "oncall@ops.example"
         assert!(statutory_services(&d, &area("E09000019")).is_some());
         assert!(statutory_recipient(&d, &area("E09000019")).is_none());
         assert!(statutory_services(&d, &area("E06000035")).is_none());
+    }
+
+    #[test]
+    fn a_prevent_handover_goes_to_the_forces_prevent_team_by_a_personal_data_channel_only() {
+        let d = Directory::from_toml(DIRECTORY).unwrap();
+        let medway = area("E06000035");
+        let r = transfer_recipients(
+            &d,
+            TransferKind::PreventHandover,
+            Some(&medway),
+            "E23000032",
+        );
+        // The general address is not approved for personal data, and the MARAC coordinator is
+        // not the Prevent team: only the referrals desk.
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(
+            r[0].address,
+            ChannelAddress::Email("prevent@kent.pnn.police.uk".into())
+        );
+        assert_eq!(r[0].id, "directory:E23000032:prevent TEAM (referrals)");
+        assert!(r[0].personal_data);
+        // No force named: the force of the area where the person lives.
+        assert_eq!(
+            transfer_recipients(&d, TransferKind::PreventHandover, Some(&medway), " "),
+            r
+        );
+        // Both Prevent contacts count as the destination's, whatever their channel.
+        let (place, contacts) =
+            destination_contacts(&d, TransferKind::PreventHandover, None, "E23000032");
+        assert_eq!((place.as_str(), contacts.len()), ("E23000032", 2));
+        // A force the directory does not have: nobody.
+        assert!(
+            transfer_recipients(&d, TransferKind::PreventHandover, None, "E23000099").is_empty()
+        );
+    }
+
+    #[test]
+    fn a_marac_transfer_goes_to_the_areas_marac_coordinator_only_if_approved_for_personal_data() {
+        let d = Directory::from_toml(DIRECTORY).unwrap();
+        let medway = area("E06000035");
+        // Medway's MARAC coordinator has an address, but not one approved for personal data;
+        // its Channel panel chair has one, but is not the MARAC's.
+        assert!(transfer_recipients(&d, TransferKind::MaracToMarac, Some(&medway), "").is_empty());
+        let (place, contacts) =
+            destination_contacts(&d, TransferKind::MaracToMarac, Some(&medway), "");
+        assert_eq!(place, "E06000035");
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].organisation, "Medway MARAC");
+        // Hackney's is approved.
+        let r = transfer_recipients(&d, TransferKind::MaracToMarac, Some(&area("E09000012")), "");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].organisation, "Hackney MARAC");
+        assert_eq!(r[0].id, "directory:E09000012:MARAC coordinator");
+        // An area the directory does not have: nobody.
+        assert!(
+            transfer_recipients(&d, TransferKind::MaracToMarac, Some(&area("E09000033")), "")
+                .is_empty()
+        );
     }
 
     #[test]

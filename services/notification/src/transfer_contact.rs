@@ -70,3 +70,54 @@ impl Handler for TransferContactHandler {
         self.notifier.owe(tx, &planned).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use refroute_proto::v1::{PreventReferral, referral};
+
+    fn request() -> TransferContactRequested {
+        TransferContactRequested {
+            transfer_id: Uuid::now_v7().to_string(),
+            kind: TransferKind::PreventHandover as i32,
+            acknowledgement_code: "K7Q2-M9XD".into(),
+            referral: Some(Referral {
+                id: Uuid::now_v7().to_string(),
+                details: Some(referral::Details::Prevent(PreventReferral::default())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_request_is_recorded_under_the_cases_referral_else_the_transfer() {
+        let e = request();
+        let (id, _) = parse(&e).unwrap();
+        assert_eq!(id.to_string(), e.referral.as_ref().unwrap().id);
+        let mut e = request();
+        e.referral.as_mut().unwrap().id.clear();
+        assert_eq!(parse(&e).unwrap().0.to_string(), e.transfer_id);
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_sent_or_checked_is_malformed() {
+        let mut e = request();
+        e.transfer_id = "x".into();
+        assert!(parse(&e).unwrap_err().contains("transfer_id"));
+        for kind in [0, 9] {
+            let mut e = request();
+            e.kind = kind;
+            assert!(parse(&e).unwrap_err().contains("kind"), "{kind}");
+        }
+        let mut e = request();
+        e.acknowledgement_code = " ".into();
+        assert!(parse(&e).unwrap_err().contains("acknowledgement code"));
+        let mut e = request();
+        e.referral.as_mut().unwrap().details = None;
+        assert!(parse(&e).unwrap_err().contains("do-not-inform"));
+        let mut e = request();
+        e.referral = None;
+        assert!(parse(&e).unwrap_err().contains("do-not-inform"));
+    }
+}

@@ -342,3 +342,274 @@ impl Handler for TransferStepHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use refroute_proto::v1::{Criterion, DomesticAbuseReferral, TransferStep, referral};
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(seconds, 0).unwrap()
+    }
+
+    fn transfer(direction: TransferDirection, state: TransferState) -> Transfer {
+        Transfer {
+            transfer_id: Uuid::now_v7().to_string(),
+            kind: TransferKind::MaracToMarac as i32,
+            direction: direction as i32,
+            state: state as i32,
+            from_area_code: "E09000001".into(),
+            to_area_code: "E09000012".into(),
+            panel: Panel::Marac as i32,
+            referral_id: Uuid::now_v7().to_string(),
+            route: "peer hackney-refroute".into(),
+            reason: "below Hackney's threshold".into(),
+            update_time: Some(timestamp(at(1_000))),
+            history: vec![
+                TransferStep {
+                    state: TransferState::Offered as i32,
+                    time: Some(timestamp(at(500))),
+                    detail: String::new(),
+                },
+                TransferStep {
+                    state: state as i32,
+                    time: Some(timestamp(at(900))),
+                    detail: String::new(),
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn sent() -> Decision {
+        Decision {
+            outcome: Outcome::TransferRequested as i32,
+            panel: Panel::Marac as i32,
+            destination_area_code: "E09000012".into(),
+            criterion: Criterion::VisibleHighRisk as i32,
+            reason: "Visible high risk; the victim lives in Hackney".into(),
+            dash_yes_count: 16,
+            transfer_kind: TransferKind::MaracToMarac as i32,
+            decide_time: Some(timestamp(at(100))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_step_does_what_its_direction_and_state_say() {
+        use TransferDirection::{Inbound, Outbound};
+        use TransferState::*;
+        let returned = |how, coordinators, referrer| {
+            Effect::Return(Returning {
+                how,
+                coordinators,
+                referrer,
+            })
+        };
+        let cases = [
+            (Outbound, Requested, Effect::Nothing),
+            (Outbound, Offered, Effect::Nothing),
+            (Outbound, Received, Effect::Nothing),
+            (
+                Outbound,
+                Accepted,
+                Effect::TellReferrer(Kind::ReferralTransferAccepted),
+            ),
+            (
+                Outbound,
+                Acknowledged,
+                Effect::TellReferrer(Kind::ReferralTransferAccepted),
+            ),
+            (
+                Outbound,
+                Declined,
+                returned(
+                    Returned::Declined,
+                    Kind::TransferDeclined,
+                    Some(Kind::ReferralTransferDeclined),
+                ),
+            ),
+            (
+                Outbound,
+                Undeliverable,
+                returned(Returned::Undeliverable, Kind::TransferUndeliverable, None),
+            ),
+            (Inbound, Requested, Effect::Nothing),
+            (Inbound, Offered, Effect::Nothing),
+            (Inbound, Received, Effect::Nothing),
+            (Inbound, Accepted, Effect::Nothing),
+            (Inbound, Acknowledged, Effect::Nothing),
+            (Inbound, Undeliverable, Effect::Nothing),
+            (Inbound, Declined, Effect::Leave),
+        ];
+        for (direction, state, want) in cases {
+            assert_eq!(effect(direction, state), want, "{direction:?} {state:?}");
+        }
+    }
+
+    #[test]
+    fn a_step_without_its_transfer_or_with_an_unknown_state_is_malformed() {
+        let ok = TransferStateChanged {
+            transfer: Some(transfer(
+                TransferDirection::Outbound,
+                TransferState::Declined,
+            )),
+            ..Default::default()
+        };
+        let (_, direction, state) = parse(&ok).unwrap();
+        assert_eq!(
+            (direction, state),
+            (TransferDirection::Outbound, TransferState::Declined)
+        );
+        let without = TransferStateChanged::default();
+        assert!(
+            parse(&without)
+                .unwrap_err()
+                .contains("without its transfer")
+        );
+        for bad_state in [0, 99] {
+            let mut e = ok.clone();
+            e.transfer.as_mut().unwrap().state = bad_state;
+            assert!(
+                parse(&e).unwrap_err().contains("no known state"),
+                "{bad_state}"
+            );
+        }
+        for bad_direction in [0, 7] {
+            let mut e = ok.clone();
+            e.transfer.as_mut().unwrap().direction = bad_direction;
+            assert!(
+                parse(&e).unwrap_err().contains("no known direction"),
+                "{bad_direction}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_step_is_timed_by_its_last_history_entry_else_the_update() {
+        let mut t = transfer(TransferDirection::Outbound, TransferState::Declined);
+        assert_eq!(step_time(&t), Some(at(900)));
+        t.history.clear();
+        assert_eq!(step_time(&t), Some(at(1_000)));
+        t.update_time = None;
+        assert_eq!(step_time(&t), None);
+    }
+
+    #[test]
+    fn a_declined_case_goes_back_to_the_sending_queue_saying_why() {
+        let t = transfer(TransferDirection::Outbound, TransferState::Declined);
+        let d = returned_decision(
+            Returned::Declined,
+            &t,
+            &sent(),
+            "City of London MARAC",
+            "Hackney MARAC",
+            at(900),
+        );
+        assert_eq!(
+            d.reason,
+            "Declined by Hackney MARAC: below Hackney's threshold. Back with City of London MARAC."
+        );
+        assert_eq!(d.outcome(), Outcome::Routed);
+        assert_eq!(d.panel(), Panel::Marac);
+        assert_eq!(d.destination_area_code, "E09000001", "the sender's queue");
+        assert_eq!(d.transfer_kind(), TransferKind::Unspecified);
+        assert_eq!(
+            d.decide_time,
+            Some(timestamp(at(900))),
+            "newer than the request"
+        );
+        // What the sender decided still shows.
+        assert_eq!(d.criterion(), Criterion::VisibleHighRisk);
+        assert_eq!(d.dash_yes_count, 16);
+
+        let mut t = t;
+        t.reason.clear();
+        let d = returned_decision(Returned::Declined, &t, &sent(), "A", "B", at(900));
+        assert_eq!(d.reason, "Declined by B. Back with A.");
+    }
+
+    #[test]
+    fn an_undeliverable_case_says_what_never_came() {
+        let mut t = transfer(TransferDirection::Outbound, TransferState::Undeliverable);
+        t.reason = "refused for good: unknown peer certificate".into();
+        let d = returned_decision(
+            Returned::Undeliverable,
+            &t,
+            &sent(),
+            "City of London MARAC",
+            "Hackney MARAC",
+            at(900),
+        );
+        assert_eq!(
+            d.reason,
+            "Undeliverable: no receipt from Hackney MARAC within the delivery window (refused for good: unknown peer certificate). Back with City of London MARAC."
+        );
+        t.route = "contact prevent@kent.pnn.police.uk".into();
+        t.reason.clear();
+        let d = returned_decision(
+            Returned::Undeliverable,
+            &t,
+            &sent(),
+            "City of London Channel panel",
+            "Kent Police Prevent team",
+            at(900),
+        );
+        assert_eq!(
+            d.reason,
+            "Undeliverable: no acknowledgement from Kent Police Prevent team within the delivery window. Back with City of London Channel panel."
+        );
+    }
+
+    #[test]
+    fn the_returned_case_is_the_senders_with_its_referrer_put_back() {
+        let t = transfer(TransferDirection::Outbound, TransferState::Declined);
+        let event = TransferStateChanged {
+            transfer: Some(t.clone()),
+            referral: Some(Referral {
+                // As offered: the transfer's id, no referrer.
+                id: t.transfer_id.clone(),
+                details: Some(referral::Details::DomesticAbuse(
+                    DomesticAbuseReferral::default(),
+                )),
+                ..Default::default()
+            }),
+            decision: Some(sent()),
+            referrer_id: "colp".into(),
+            referrer_reference: "COLP-9".into(),
+        };
+        let r = sender_referral(&event, &t, Some("City of London Police".into()));
+        assert_eq!(r.id, t.referral_id);
+        assert_eq!(r.referrer_id, "colp");
+        assert_eq!(r.referrer_reference, "COLP-9");
+        assert_eq!(r.referring_organisation, "City of London Police");
+        // The referral's own name for its referrer wins.
+        let mut named = event.clone();
+        named.referral.as_mut().unwrap().referring_organisation = "Victim Support".into();
+        let r = sender_referral(&named, &t, Some("City of London Police".into()));
+        assert_eq!(r.referring_organisation, "Victim Support");
+
+        let case = queue::to_case(
+            Some(r),
+            Some(returned_decision(
+                Returned::Declined,
+                &t,
+                &sent(),
+                "City of London MARAC",
+                "Hackney MARAC",
+                at(900),
+            )),
+            Destination::DecidedPanel,
+        )
+        .unwrap();
+        assert_eq!(
+            (case.area_code.as_str(), case.panel()),
+            ("E09000001", Panel::Marac)
+        );
+        assert_eq!(case.referrer_reference, "COLP-9");
+        assert!(
+            case.transfer_id.is_empty(),
+            "no longer a transfer to decide"
+        );
+    }
+}

@@ -341,3 +341,317 @@ impl Planner {
         }]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{da_referral, planner, told};
+    use super::*;
+    use crate::transfer_steps::{Returned, returned_decision};
+    use refroute_proto::v1::{PreventReferral, TransferDirection, TransferStep};
+    use std::sync::Arc;
+
+    /// Kent Police's Prevent referrals desk (approved for personal data) and Medway's MARAC
+    /// coordinator (not approved).
+    const DIRECTORY: &str = r#"
+[[police_force]]
+code = "E23000032"
+name = "Kent Police"
+[[police_force.contacts]]
+role = "Prevent team"
+organisation = "Kent Police Prevent"
+address = "prevent@kent.pnn.police.uk"
+personal_data = true
+[[area]]
+code = "E06000035"
+name = "Medway"
+police_force = "E23000032"
+panels = ["MARAC", "CHANNEL"]
+[[area.contacts]]
+role = "MARAC coordinator"
+organisation = "Medway MARAC"
+address = "marac@medway.example"
+"#;
+
+    fn with_contacts() -> Planner {
+        let p = planner();
+        let mut directory = refroute_platform::reference::directory(
+            &refroute_platform::settings::DirectorySettings {
+                file: String::new(),
+            },
+        )
+        .unwrap();
+        directory.extend_from_toml(DIRECTORY).unwrap();
+        Planner::new(p.organisations.clone(), Arc::new(directory), 18)
+    }
+
+    fn transfer(state: TransferState) -> Transfer {
+        Transfer {
+            transfer_id: Uuid::now_v7().to_string(),
+            kind: TransferKind::MaracToMarac as i32,
+            direction: TransferDirection::Outbound as i32,
+            state: state as i32,
+            from_area_code: "E09000001".into(),
+            to_area_code: "E09000012".into(),
+            panel: Panel::Marac as i32,
+            referral_id: Uuid::now_v7().to_string(),
+            route: "peer hackney-refroute".into(),
+            reason: "below Hackney's threshold".into(),
+            history: vec![TransferStep {
+                state: TransferState::Offered as i32,
+                time: Some(refroute_platform::wire::timestamp(
+                    DateTime::from_timestamp(1_796_115_600, 0).unwrap(),
+                )),
+                detail: String::new(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// The case back in City of London's MARAC queue, as `transfer_steps` queues it.
+    fn returned(p: &Planner, t: &Transfer, how: Returned, do_not_inform: &[&str]) -> Queueing {
+        let (mut referral, sent) = da_referral(15, false, do_not_inform);
+        referral.id = t.referral_id.clone();
+        let places = p.places_of(t);
+        let decision = returned_decision(
+            how,
+            t,
+            &sent,
+            &places.origin,
+            &places.destination,
+            chrono::Utc::now(),
+        );
+        Queueing {
+            referral_id: t.referral_id.parse().unwrap(),
+            referral,
+            decision,
+            transfer_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_transfers_ends_are_named_as_people_name_them() {
+        let p = with_contacts();
+        let marac = p.places(
+            TransferKind::MaracToMarac,
+            "E09000001",
+            Panel::Marac,
+            "E09000012",
+            "",
+        );
+        assert_eq!(marac.origin, "City of London MARAC");
+        assert_eq!(marac.destination, "Hackney MARAC");
+        let prevent = p.places(
+            TransferKind::PreventHandover,
+            "E09000001",
+            Panel::Channel,
+            "E06000035",
+            "",
+        );
+        assert_eq!(prevent.origin, "City of London Channel panel");
+        assert_eq!(prevent.destination, "Kent Police Prevent team");
+    }
+
+    #[test]
+    fn a_declined_transfer_tells_the_sending_coordinators_and_the_referrer_its_reason() {
+        let p = planner();
+        let t = transfer(TransferState::Declined);
+        let case = returned(&p, &t, Returned::Declined, &[]);
+        let planned = p.transfer_returned(
+            &t,
+            &case,
+            "colp",
+            Kind::TransferDeclined,
+            Some(Kind::ReferralTransferDeclined),
+        );
+        assert_eq!(
+            told(&planned),
+            vec![
+                (Kind::TransferDeclined, "city-marac".into(), false),
+                (Kind::TransferDeclined, "housing".into(), false),
+                (Kind::ReferralTransferDeclined, "colp".into(), false),
+            ]
+        );
+        for p in &planned {
+            assert_eq!(p.area_code, "E09000001");
+            assert_eq!(p.referral_id, Some(case.referral_id));
+            let text = &p.content.as_ref().unwrap().text;
+            assert!(text.contains("below Hackney's threshold"), "{text}");
+            assert!(text.contains("Hackney MARAC"), "{text}");
+        }
+        let to_coordinator = &planned[0].content.as_ref().unwrap().text;
+        assert!(to_coordinator.contains(&t.transfer_id), "{to_coordinator}");
+        assert!(to_coordinator.contains("back in the queue of the MARAC of City of London"));
+        // Only the approved channel names the victim.
+        assert!(to_coordinator.contains("Jane Victim"));
+        let to_housing = &planned[1].content.as_ref().unwrap().text;
+        assert!(!to_housing.contains("Jane Victim"), "{to_housing}");
+    }
+
+    #[test]
+    fn an_undeliverable_transfer_alerts_the_sending_coordinators_alone() {
+        let p = planner();
+        let mut t = transfer(TransferState::Undeliverable);
+        t.reason = "no receipt within 5 days".into();
+        let case = returned(&p, &t, Returned::Undeliverable, &["Acme Housing"]);
+        let planned = p.transfer_returned(&t, &case, "colp", Kind::TransferUndeliverable, None);
+        assert_eq!(
+            told(&planned),
+            vec![
+                (Kind::TransferUndeliverable, "city-marac".into(), false),
+                // On the do-not-inform list: refused, everyone else told.
+                (Kind::TransferUndeliverable, "housing".into(), true),
+            ]
+        );
+        let c = planned[0].content.as_ref().unwrap();
+        for want in [
+            t.transfer_id.as_str(),
+            "to Hackney MARAC",
+            "offered since 2026-12-01 09:00 UTC",
+            "no receipt within 5 days",
+            "back in the queue of the MARAC of City of London (E09000001)",
+        ] {
+            assert!(c.text.contains(want), "{want}: {}", c.text);
+        }
+        assert!(c.subject.contains("NOT DELIVERED"), "{}", c.subject);
+    }
+
+    #[test]
+    fn the_referrer_hears_its_transfer_accepted_or_acknowledged() {
+        let p = planner();
+        let (mut referral, decision) = da_referral(15, false, &[]);
+        referral.referrer_id.clear();
+        referral.referrer_reference.clear();
+        for (state, said) in [
+            (
+                TransferState::Accepted,
+                "Hackney MARAC accepted the transfer",
+            ),
+            (
+                TransferState::Acknowledged,
+                "Hackney MARAC acknowledged receipt of the transfer",
+            ),
+        ] {
+            let t = transfer(state);
+            let event = TransferStateChanged {
+                transfer: Some(t.clone()),
+                referral: Some(referral.clone()),
+                decision: Some(decision.clone()),
+                referrer_id: "colp".into(),
+                referrer_reference: "COLP-9".into(),
+            };
+            let id = t.referral_id.parse().unwrap();
+            let planned =
+                p.transfer_answered(&event, &t, id, &referral, Kind::ReferralTransferAccepted);
+            assert_eq!(
+                told(&planned),
+                vec![(Kind::ReferralTransferAccepted, "colp".into(), false)]
+            );
+            let c = planned[0].content.as_ref().unwrap();
+            assert!(c.text.contains(said), "{}", c.text);
+            assert!(c.subject.contains("COLP-9"), "{}", c.subject);
+        }
+    }
+
+    fn contact_request(kind: TransferKind, referral: Referral) -> TransferContactRequested {
+        TransferContactRequested {
+            transfer_id: Uuid::now_v7().to_string(),
+            kind: kind as i32,
+            from_area_code: "E09000001".into(),
+            to_area_code: "E06000035".into(),
+            to_police_force_code: "E23000032".into(),
+            decision: None,
+            referral: Some(referral),
+            acknowledgement_code: "K7Q2-M9XD".into(),
+            deliver_by: Some(refroute_platform::wire::timestamp(
+                DateTime::from_timestamp(1_796_547_600, 0).unwrap(),
+            )),
+        }
+    }
+
+    fn prevent_referral(do_not_inform: &[&str]) -> Referral {
+        Referral {
+            id: Uuid::now_v7().to_string(),
+            details: Some(referral::Details::Prevent(PreventReferral {
+                incident: Some(Incident {
+                    date: "2026-11-20".into(),
+                    area_code: "E09000001".into(),
+                }),
+                subject: Some(refroute_proto::v1::Person {
+                    full_name: "Sam Subject".into(),
+                    date_of_birth: "2008-04-01".into(),
+                    ..Default::default()
+                }),
+                concern_summary: "shares extremist material online".into(),
+                consent: PreventConsent::NotYetSought as i32,
+                do_not_inform: do_not_inform.iter().map(|s| s.to_string()).collect(),
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_prevent_handover_sends_the_case_to_the_forces_prevent_team() {
+        let p = with_contacts();
+        let referral = prevent_referral(&["Uncle Bob"]);
+        let event = contact_request(TransferKind::PreventHandover, referral.clone());
+        let id = referral.id.parse().unwrap();
+        let planned = p.transfer_contact(&event, id, &referral);
+        assert_eq!(planned.len(), 1);
+        let n = &planned[0];
+        assert_eq!(n.kind, Kind::TransferContact);
+        assert_eq!(n.area_code, "E06000035");
+        assert_eq!(n.refused, None);
+        let r = n.recipient.as_ref().unwrap();
+        assert_eq!(r.organisation, "Kent Police Prevent");
+        assert!(r.personal_data);
+        let c = n.content.as_ref().unwrap();
+        for want in [
+            event.transfer_id.as_str(),
+            "City of London Channel panel",
+            "Kent Police Prevent team",
+            "Person: Sam Subject, born 2008-04-01",
+            "Incident: 2026-11-20, in City of London (E09000001)",
+            "Concern: shares extremist material online",
+            "Consent: not yet sought",
+            "Must not be told of this referral: Uncle Bob",
+            "this code: K7Q2-M9XD. It can be used once.",
+            "acknowledged by 2026-12-06 09:00 UTC",
+        ] {
+            assert!(c.text.contains(want), "{want}: {}", c.text);
+        }
+        assert!(c.fields.contains(&"concern_summary".to_string()));
+    }
+
+    #[test]
+    fn a_destination_without_a_contact_approved_for_personal_data_is_owed_to_nobody() {
+        let p = with_contacts();
+        let (mut referral, _) = da_referral(15, false, &[]);
+        referral.referrer_id.clear();
+        let event = contact_request(TransferKind::MaracToMarac, referral.clone());
+        let id = referral.id.parse().unwrap();
+        let planned = p.transfer_contact(&event, id, &referral);
+        assert_eq!(planned.len(), 1);
+        let n = &planned[0];
+        assert!(n.recipient.is_none(), "Medway's address is not approved");
+        assert!(n.content.is_none(), "nothing rendered for nobody");
+        assert_eq!(
+            n.unaddressed,
+            Some(("Medway MARAC".into(), "MARAC coordinator".into()))
+        );
+        assert!(
+            n.unaddressed_because()
+                .contains("approved for personal data")
+        );
+    }
+
+    #[test]
+    fn a_contact_on_the_do_not_inform_list_is_refused() {
+        let p = with_contacts();
+        let referral = prevent_referral(&["kent police prevent"]);
+        let event = contact_request(TransferKind::PreventHandover, referral.clone());
+        let planned = p.transfer_contact(&event, referral.id.parse().unwrap(), &referral);
+        assert_eq!(planned.len(), 1);
+        assert!(planned[0].refused.is_some());
+        assert!(planned[0].content.is_none());
+    }
+}
