@@ -116,7 +116,7 @@ pub async fn record(
             (None, None) => (
                 state::NO_RECIPIENT,
                 false,
-                "the area directory names no contact with an address for it".to_string(),
+                p.unaddressed_because().to_string(),
             ),
             (Some(_), None) => (state::PENDING, true, String::new()),
         };
@@ -187,8 +187,8 @@ pub async fn record(
                 referral_id = ?p.referral_id,
                 kind = p.kind.as_str(),
                 area = %p.area_code,
-                "notification owed to nobody: the area directory has no contact with an address \
-                 for it; add one (directory.file) and send it by hand"
+                "notification owed to nobody: {last_error}; add one (directory.file) and send it \
+                 by hand"
             ),
             _ => tracing::info!(
                 notification_id = %p.id,

@@ -4,7 +4,10 @@
 //! that heard a case (`case.heard`). Every outcome also tells those who need to know, and only
 //! them: the panel's coordinators, the referrer, the statutory services of a Community MARAC
 //! subject's home area ([`plan`]), by email or signed webhook ([`channel`]), tracked until sent
-//! ([`deliveries`], [`sender`]).
+//! ([`deliveries`], [`sender`]). Transfers between deployments: a declined or undeliverable one
+//! comes back to the sender's queue, and a case declined here leaves it ([`transfer_steps`]); a
+//! transfer to a destination without a deployment goes to its directory contact
+//! ([`transfer_contact`]).
 
 pub mod alerts;
 pub mod announce;
@@ -20,6 +23,8 @@ pub mod plan;
 pub mod queue;
 pub mod recipients;
 pub mod sender;
+pub mod transfer_contact;
+pub mod transfer_steps;
 
 use anyhow::Context;
 use refroute_platform::Settings;
@@ -95,6 +100,16 @@ pub async fn run(
             &topology::NOTIFICATION_RESIDENCE_NOTICE,
             context.clone(),
             notice::NoticeHandler::new(notifier.clone()),
+        ),
+        Worker::consumer(
+            &topology::NOTIFICATION_TRANSFER_STATE_CHANGED,
+            context.clone(),
+            transfer_steps::TransferStepHandler::new(store.clone(), notifier.clone()),
+        ),
+        Worker::consumer(
+            &topology::NOTIFICATION_TRANSFER_CONTACT,
+            context.clone(),
+            transfer_contact::TransferContactHandler::new(notifier.clone()),
         ),
         Worker::consumer(
             &topology::NOTIFICATION_ALERTS,

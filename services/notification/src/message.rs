@@ -7,7 +7,13 @@
 //! address, date of birth or free text, and never the decision's reason (which may quote a
 //! postcode), except that a channel approved for personal data (`personal_data = true`, e.g. a
 //! CJSM or PNN address) also gets the person's name and date of birth. A declined referral's
-//! reason is given: it is written from area names and the panel's rules alone.
+//! reason is given: it is written from area names and the panel's rules alone, as is a
+//! receiving panel's reason for declining a transfer.
+//!
+//! One message is the case itself: [`Kind::TransferContact`], a transfer to a destination without
+//! a deployment, sent only to a contact approved for personal data. It carries what the pathway
+//! lets cross (the person, the incident, the sender's reason, the do-not-inform list); on any
+//! other channel those lines are withheld.
 //!
 //! Pure: no I/O.
 
@@ -36,10 +42,22 @@ pub enum Kind {
     AlertDeadLettered,
     /// To the operators: a consumer has been failing on one message for too long.
     AlertConsumerStuck,
+    /// To the sending coordinators: the receiving panel declined a transfer; the case is back
+    /// in their queue.
+    TransferDeclined,
+    /// To the sending coordinators, the non-delivery alert: nobody received (or acknowledged) a
+    /// transfer within the delivery window; the case is back in their queue.
+    TransferUndeliverable,
+    /// To the referrer: the destination declined the transfer, with its reason.
+    ReferralTransferDeclined,
+    /// To the referrer: the destination accepted the transfer, or acknowledged receiving it.
+    ReferralTransferAccepted,
+    /// To the contact of a destination without a deployment: the case, and how to acknowledge it.
+    TransferContact,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 16] = [
         Kind::CaseRouted,
         Kind::CaseUrgent,
         Kind::CaseForReview,
@@ -51,6 +69,11 @@ impl Kind {
         Kind::ResidenceNotice,
         Kind::AlertDeadLettered,
         Kind::AlertConsumerStuck,
+        Kind::TransferDeclined,
+        Kind::TransferUndeliverable,
+        Kind::ReferralTransferDeclined,
+        Kind::ReferralTransferAccepted,
+        Kind::TransferContact,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -66,6 +89,11 @@ impl Kind {
             Kind::ResidenceNotice => "RESIDENCE_NOTICE",
             Kind::AlertDeadLettered => "ALERT_DEAD_LETTERED",
             Kind::AlertConsumerStuck => "ALERT_CONSUMER_STUCK",
+            Kind::TransferDeclined => "TRANSFER_DECLINED",
+            Kind::TransferUndeliverable => "TRANSFER_UNDELIVERABLE",
+            Kind::ReferralTransferDeclined => "REFERRAL_TRANSFER_DECLINED",
+            Kind::ReferralTransferAccepted => "REFERRAL_TRANSFER_ACCEPTED",
+            Kind::TransferContact => "TRANSFER_CONTACT",
         }
     }
 
@@ -84,6 +112,15 @@ impl Kind {
             Kind::ResidenceNotice => include_str!("../templates/residence_notice.txt"),
             Kind::AlertDeadLettered => include_str!("../templates/alert_dead_lettered.txt"),
             Kind::AlertConsumerStuck => include_str!("../templates/alert_consumer_stuck.txt"),
+            Kind::TransferDeclined => include_str!("../templates/transfer_declined.txt"),
+            Kind::TransferUndeliverable => include_str!("../templates/transfer_undeliverable.txt"),
+            Kind::ReferralTransferDeclined => {
+                include_str!("../templates/referral_transfer_declined.txt")
+            }
+            Kind::ReferralTransferAccepted => {
+                include_str!("../templates/referral_transfer_accepted.txt")
+            }
+            Kind::TransferContact => include_str!("../templates/transfer_contact.txt"),
         }
     }
 
@@ -118,6 +155,45 @@ pub struct Facts {
     pub person: Option<Person>,
     /// An alert's message: the queue, the message's type and id.
     pub alert: Option<AlertFacts>,
+    /// The transfer a message is about, or the one a queued case came by.
+    pub transfer: Option<TransferFacts>,
+    /// The case itself, for [`Kind::TransferContact`] on a channel approved for personal data.
+    pub case: Option<CaseFacts>,
+}
+
+/// What a message about a transfer says of it. Ids, places, times and reasons: no person.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransferFacts {
+    pub transfer_id: String,
+    /// The sending area's panel: "City of London MARAC".
+    pub origin: String,
+    /// Where it was sent: "Hackney MARAC", "Kent Police Prevent team".
+    pub destination: String,
+    /// The receiver's reason for declining, or why it is undeliverable.
+    pub reason: String,
+    /// When it was first offered (an undeliverable transfer's "since").
+    pub since: String,
+    /// "accepted" or "acknowledged receipt of", for the referrer.
+    pub answer: String,
+    /// When the non-delivery alert falls due if nobody acknowledges it.
+    pub deliver_by: String,
+    /// The single-use code the contact gives back to acknowledge it.
+    pub acknowledgement_code: String,
+    /// A case transferred here: the sending area's name, "City of London".
+    pub transferred_from: String,
+}
+
+/// The case as a transfer's contact reads it, one line each; an empty line is left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaseFacts {
+    /// "2026-11-20, in City of London (E09000001)".
+    pub incident: String,
+    pub professional_judgement: String,
+    pub consent: String,
+    pub lawful_basis: String,
+    pub concern_summary: String,
+    /// The do-not-inform list, as "must not be told".
+    pub must_not_be_told: String,
 }
 
 /// What an alert says: which queue (of which service), and the message concerned.
@@ -141,7 +217,7 @@ pub struct Content {
     pub fields: Vec<String>,
 }
 
-fn panel_label(panel: Panel) -> &'static str {
+pub fn panel_label(panel: Panel) -> &'static str {
     match panel {
         Panel::Marac => "MARAC",
         Panel::CommunityMarac => "Community MARAC",
@@ -201,7 +277,7 @@ fn dash_line(decision: &Decision) -> String {
     format!("DASH score: {yes} of 24 ({})", RiskBand::of(yes).label())
 }
 
-fn transfer_label(decision: &Decision) -> &'static str {
+pub fn transfer_label(decision: &Decision) -> &'static str {
     match decision.transfer_kind() {
         TransferKind::MaracToMarac => "MARAC-to-MARAC",
         TransferKind::PreventHandover => "Prevent handover",
@@ -262,37 +338,110 @@ fn values(kind: Kind, facts: &Facts) -> Vec<(&'static str, String)> {
         Kind::ResidenceNotice => v.push(("residence_area", facts.residence_area.clone())),
         _ => {}
     }
+    if let Some(t) = &facts.transfer {
+        v.push(("transfer_id", t.transfer_id.clone()));
+        match kind {
+            Kind::CaseRouted | Kind::CaseUrgent | Kind::CaseForReview => {
+                v.push(("transferred_from", t.transferred_from.clone()));
+            }
+            Kind::TransferDeclined | Kind::ReferralTransferDeclined => {
+                v.push(("origin", t.origin.clone()));
+                v.push(("destination", t.destination.clone()));
+                v.push(("declined_because", t.reason.clone()));
+            }
+            Kind::TransferUndeliverable => {
+                v.push(("origin", t.origin.clone()));
+                v.push(("destination", t.destination.clone()));
+                v.push(("offered_since", t.since.clone()));
+                v.push(("undeliverable_because", t.reason.clone()));
+            }
+            Kind::ReferralTransferAccepted => {
+                v.push(("destination", t.destination.clone()));
+                v.push(("answer", t.answer.clone()));
+                v.push(("transfer_kind", transfer_label(d).to_string()));
+            }
+            Kind::TransferContact => {
+                v.push(("origin", t.origin.clone()));
+                v.push(("destination", t.destination.clone()));
+                v.push(("transfer_kind", transfer_label(d).to_string()));
+                v.push(("deliver_by", t.deliver_by.clone()));
+                v.push(("acknowledgement_code", t.acknowledgement_code.clone()));
+            }
+            _ => {}
+        }
+    }
+    v.retain(|(_, value)| !value.trim().is_empty());
+    v
+}
+
+/// The case's own lines of a [`Kind::TransferContact`], for a channel approved for personal
+/// data: the sender's reason (which may quote a postcode) and what the pathway let cross.
+fn case_values(facts: &Facts) -> Vec<(&'static str, String)> {
+    let mut v = vec![("sender_reason", facts.decision.reason.clone())];
+    if let Some(c) = &facts.case {
+        v.extend([
+            ("incident", c.incident.clone()),
+            ("professional_judgement", c.professional_judgement.clone()),
+            ("consent", c.consent.clone()),
+            ("lawful_basis", c.lawful_basis.clone()),
+            ("concern_summary", c.concern_summary.clone()),
+            ("must_not_be_told", c.must_not_be_told.clone()),
+        ]);
+    }
     v.retain(|(_, value)| !value.trim().is_empty());
     v
 }
 
 const NOT_APPROVED: &str = "The person is not named: this channel is not approved for personal data. Read the case in refroute.";
+const CASE_WITHHELD: &str = "The case is withheld: this channel is not approved for personal data. Ask the sending coordinator for it by a secure channel.";
 
 /// Fills `template`: each `{name}` takes its value, and a line with a placeholder that has no
-/// value is left out. Returns the subject (the first line, after `Subject: `) and the body.
+/// value is left out. The subject is never left out: a placeholder without a value is dropped
+/// from it, with the brackets around it (a transferred case has no referrer's reference).
+/// Returns the subject (the first line, after `Subject: `) and the body.
 fn fill(template: &str, values: &[(&str, String)]) -> (String, String) {
     let mut lines = template.lines();
     let subject = lines
         .next()
         .unwrap_or_default()
         .trim_start_matches("Subject: ");
-    let fill_line = |line: &str| -> Option<String> {
-        let mut out = String::new();
-        let mut rest = line;
-        while let Some(start) = rest.find('{') {
-            let end = rest[start..].find('}')? + start;
-            let name = &rest[start + 1..end];
-            let value = values.iter().find(|(n, _)| *n == name)?;
-            out.push_str(&rest[..start]);
-            out.push_str(&value.1);
-            rest = &rest[end + 1..];
-        }
-        out.push_str(rest);
-        Some(out)
-    };
-    let subject = fill_line(subject).unwrap_or_else(|| subject.replace(['{', '}'], ""));
-    let body: Vec<String> = lines.filter_map(fill_line).collect();
+    let subject = fill_line(subject, values).unwrap_or_else(|| {
+        let blanked = |name: &str| {
+            let value = values.iter().find(|(n, _)| *n == name);
+            value.map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        let all: Vec<(&str, String)> = placeholders(subject)
+            .map(|name| (name, blanked(name)))
+            .collect();
+        let filled = fill_line(subject, &all).unwrap_or_else(|| subject.replace(['{', '}'], ""));
+        let unbracketed = filled.replace("()", "");
+        unbracketed.split_whitespace().collect::<Vec<_>>().join(" ")
+    });
+    let body: Vec<String> = lines.filter_map(|l| fill_line(l, values)).collect();
     (subject, body.join("\n").trim().to_string() + "\n")
+}
+
+/// `line` with each `{name}` replaced by its value; `None` when one has no value.
+fn fill_line(line: &str, values: &[(&str, String)]) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}')? + start;
+        let name = &rest[start + 1..end];
+        let value = values.iter().find(|(n, _)| *n == name)?;
+        out.push_str(&rest[..start]);
+        out.push_str(&value.1);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The names of `line`'s placeholders, in order.
+fn placeholders(line: &str) -> impl Iterator<Item = &str> {
+    line.split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
 }
 
 /// The message of `kind` for a recipient whose channel is (or is not) approved for personal data.
@@ -310,7 +459,17 @@ pub fn render(kind: Kind, facts: &Facts, personal_data: bool) -> Content {
             }
             values.push(("person", line));
         }
+        // The contact of a destination without a deployment cannot read the case in refroute:
+        // the line that says it is withheld says what to do instead.
+        None if kind == Kind::TransferContact => {}
         None => values.push(("person", NOT_APPROVED.to_string())),
+    }
+    if kind == Kind::TransferContact {
+        if personal_data {
+            values.extend(case_values(facts));
+        } else {
+            values.push(("case_withheld", CASE_WITHHELD.to_string()));
+        }
     }
     let (subject, text) = fill(kind.template(), &values);
 
@@ -392,6 +551,25 @@ mod tests {
                 message_id: "0190c0de-0000-7000-8000-0000000000aa".into(),
                 failing_secs: "61".into(),
             }),
+            transfer: Some(TransferFacts {
+                transfer_id: "0190c0de-0000-7000-8000-0000000000bb".into(),
+                origin: "City of London MARAC".into(),
+                destination: "Hackney MARAC".into(),
+                reason: "below Hackney's threshold".into(),
+                since: "2026-12-01 09:00 UTC".into(),
+                answer: "accepted".into(),
+                deliver_by: "2026-12-06 09:00 UTC".into(),
+                acknowledgement_code: "K7Q2-M9XD".into(),
+                transferred_from: "City of London".into(),
+            }),
+            case: Some(CaseFacts {
+                incident: "2026-11-20, in City of London (E09000001)".into(),
+                professional_judgement: "escalating threats".into(),
+                consent: "given".into(),
+                lawful_basis: "DPA 2018 s.35".into(),
+                concern_summary: String::new(),
+                must_not_be_told: "John Perp; nor the perpetrator, whether listed or not".into(),
+            }),
         }
     }
 
@@ -451,6 +629,10 @@ mod tests {
             .filter(|k| *k != Kind::ReferralDeclined)
         {
             for approved in [false, true] {
+                if approved && kind == Kind::TransferContact {
+                    // The case itself, to its destination: the sender's reason crosses with it.
+                    continue;
+                }
                 let c = render(kind, &f, approved);
                 let all = format!("{}{}{}", c.subject, c.text, c.json);
                 assert!(!all.contains("EC2M"), "{kind:?}: {all}");
@@ -558,5 +740,93 @@ mod tests {
             c.subject
         );
         assert!(c.text.contains("MARAC-to-MARAC"), "{}", c.text);
+    }
+
+    #[test]
+    fn a_transfer_contact_carries_its_code_everywhere_and_the_case_only_where_approved() {
+        let mut f = facts(
+            Outcome::TransferRequested,
+            Pathway::DomesticAbuse,
+            Panel::Marac,
+        );
+        f.case.as_mut().unwrap().concern_summary = "concern text".into();
+        let plain = render(Kind::TransferContact, &f, false);
+        let all = format!("{}{}{}", plain.subject, plain.text, plain.json);
+        assert!(
+            plain
+                .text
+                .contains("this code: K7Q2-M9XD. It can be used once."),
+            "{}",
+            plain.text
+        );
+        assert!(
+            plain.text.contains("2026-12-06 09:00 UTC"),
+            "{}",
+            plain.text
+        );
+        assert!(
+            plain.text.contains("The case is withheld"),
+            "{}",
+            plain.text
+        );
+        for never in [
+            "Jane Victim",
+            "1990-02-03",
+            "John Perp",
+            "EC2M",
+            "escalating threats",
+            "concern text",
+            "DPA 2018",
+            "Read the case in refroute",
+        ] {
+            assert!(!all.contains(never), "{never}: {all}");
+        }
+        let approved = render(Kind::TransferContact, &f, true);
+        for want in [
+            "Person: Jane Victim, born 1990-02-03",
+            "Why it is transferred: Visible high risk: postcode EC2M 7PY, DASH 16",
+            "Incident: 2026-11-20, in City of London (E09000001)",
+            "Professional judgement: escalating threats",
+            "Concern: concern text",
+            "Must not be told of this referral: John Perp",
+            "this code: K7Q2-M9XD",
+        ] {
+            assert!(approved.text.contains(want), "{want}: {}", approved.text);
+        }
+        assert!(!approved.text.contains("withheld"), "{}", approved.text);
+        assert_eq!(approved.json["acknowledgement_code"], "K7Q2-M9XD");
+        assert!(approved.fields.contains(&"must_not_be_told".to_string()));
+    }
+
+    #[test]
+    fn a_case_transferred_in_says_where_from_and_how_to_answer() {
+        let mut f = facts(Outcome::Routed, Pathway::DomesticAbuse, Panel::Marac);
+        // A transferred case: its referrer's reference never crossed.
+        f.referrer_reference.clear();
+        for kind in [Kind::CaseRouted, Kind::CaseUrgent, Kind::CaseForReview] {
+            let c = render(kind, &f, false);
+            assert!(
+                c.text
+                    .contains("Transferred from: City of London (transfer 0190c0de-0000-7000-8000-0000000000bb)"),
+                "{kind:?}: {}",
+                c.text
+            );
+            assert!(
+                c.text.contains(
+                    "refroute transfers decide 0190c0de-0000-7000-8000-0000000000bb --accept | --decline \"<reason>\""
+                ),
+                "{kind:?}: {}",
+                c.text
+            );
+            assert!(
+                !c.subject.contains("()") && !c.subject.contains("reference"),
+                "{kind:?}: {}",
+                c.subject
+            );
+            assert!(!c.subject.contains("  "), "{kind:?}: {}", c.subject);
+        }
+        f.transfer = None;
+        let c = render(Kind::CaseRouted, &f, false);
+        assert!(!c.text.contains("ransfer"), "{}", c.text);
     }
 }

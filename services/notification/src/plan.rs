@@ -11,9 +11,20 @@
 //! | `referral.declined` | the referrer: `REFERRAL_DECLINED` with the reason |
 //! | `transfer.requested` | the referrer: `REFERRAL_TRANSFERRED` with the destination |
 //! | `residence.notice_requested` | the statutory services of the area of residence: `RESIDENCE_NOTICE` |
+//! | `transfer.state_changed`, outbound, declined | the sending area's coordinators of the panel: `TRANSFER_DECLINED` (the case is back in their queue); the referrer: `REFERRAL_TRANSFER_DECLINED` with the receiver's reason |
+//! | `transfer.state_changed`, outbound, undeliverable | the sending area's coordinators of the panel: `TRANSFER_UNDELIVERABLE`, the non-delivery alert (the case is back in their queue) |
+//! | `transfer.state_changed`, outbound, accepted or acknowledged | the referrer: `REFERRAL_TRANSFER_ACCEPTED` |
+//! | `transfer.contact_requested` | the destination's directory contacts approved for personal data: `TRANSFER_CONTACT`, the case and its acknowledgement code |
+//!
+//! A case transferred here in (`referral.routed` or `referral.needs_review` with a `transfer_id`)
+//! tells its coordinators where it came from and how to accept or decline it. The transfers'
+//! plans are in [`transfers`].
+
+mod transfers;
 
 use crate::do_not_inform::MustNotBeTold;
-use crate::message::{self, AlertFacts, Content, Facts, Kind, Person};
+use crate::message::{self, AlertFacts, Content, Facts, Kind, Person, TransferFacts};
+use crate::queue::Queueing;
 use crate::recipients::{self, Recipient};
 use refroute_domain::{AreaCode, Directory};
 use refroute_platform::access::Organisations;
@@ -41,6 +52,19 @@ pub struct Planned {
     pub refused: Option<&'static str>,
     pub must_not_be_told: MustNotBeTold,
     pub lawful_basis: Option<String>,
+}
+
+impl Planned {
+    /// Why a notification owed to nobody has nobody (its delivery's `last_error`).
+    pub fn unaddressed_because(&self) -> &'static str {
+        match self.kind {
+            Kind::TransferContact => {
+                "the area directory names no contact of the destination whose address is approved \
+                 for personal data, and this message is the case itself"
+            }
+            _ => "the area directory names no contact with an address for it",
+        }
+    }
 }
 
 /// Plans notifications from the organisations file and the area directory.
@@ -85,6 +109,14 @@ impl Planner {
         }
     }
 
+    /// An area's name ("Hackney"), or the code the directory does not have.
+    fn name(&self, code: &str) -> String {
+        match AreaCode::parse(code) {
+            Ok(area) => self.directory.name(&area).to_string(),
+            Err(_) => code.trim().to_string(),
+        }
+    }
+
     fn facts(&self, referral: &Referral, decision: &Decision, reference: &str) -> Facts {
         let destination = match decision.transfer_kind() {
             TransferKind::PreventHandover => {
@@ -111,6 +143,8 @@ impl Planner {
             urgency: String::new(),
             person: person(referral),
             alert: None,
+            transfer: None,
+            case: None,
         }
     }
 
@@ -169,16 +203,28 @@ impl Planner {
             .collect()
     }
 
+    /// A case transferred here: where it came from, for its coordinators (its referrer and
+    /// reference never cross, so it names neither).
+    fn transferred_in(&self, case: &Queueing) -> Option<TransferFacts> {
+        (!case.transfer_id.is_empty()).then(|| TransferFacts {
+            transfer_id: case.transfer_id.clone(),
+            transferred_from: self.name(&case.referral.received_area_code),
+            ..TransferFacts::default()
+        })
+    }
+
     /// A case routed to its panel (`tell_coordinators`: it has just arrived there).
-    pub fn routed(
-        &self,
-        referral_id: Uuid,
-        referral: &Referral,
-        decision: &Decision,
-        tell_coordinators: bool,
-    ) -> Vec<Planned> {
+    pub fn routed(&self, case: &Queueing, tell_coordinators: bool) -> Vec<Planned> {
+        let Queueing {
+            referral_id,
+            referral,
+            decision,
+            ..
+        } = case;
+        let referral_id = *referral_id;
         let reference = referral.referrer_reference.as_str();
         let mut facts = self.facts(referral, decision, reference);
+        facts.transfer = self.transferred_in(case);
         let area = decision.destination_area_code.clone();
         let mut out = Vec::new();
         if tell_coordinators && let Ok(code) = AreaCode::parse(&area) {
@@ -208,14 +254,16 @@ impl Planner {
     }
 
     /// A referral waiting for review (`tell_coordinators`: it has just arrived in the queue).
-    pub fn needs_review(
-        &self,
-        referral_id: Uuid,
-        referral: &Referral,
-        decision: &Decision,
-        tell_coordinators: bool,
-    ) -> Vec<Planned> {
-        let facts = self.facts(referral, decision, &referral.referrer_reference);
+    pub fn needs_review(&self, case: &Queueing, tell_coordinators: bool) -> Vec<Planned> {
+        let Queueing {
+            referral_id,
+            referral,
+            decision,
+            ..
+        } = case;
+        let referral_id = *referral_id;
+        let mut facts = self.facts(referral, decision, &referral.referrer_reference);
+        facts.transfer = self.transferred_in(case);
         let mut out = Vec::new();
         if tell_coordinators && let Ok(code) = AreaCode::parse(&decision.destination_area_code) {
             let to = recipients::coordinators(
@@ -396,7 +444,7 @@ mod tests {
         "aa00000000000000000000000000000000000000000000000000000000000004",
     ];
 
-    fn planner() -> Planner {
+    pub(super) fn planner() -> Planner {
         let orgs = Organisations::parse(&format!(
             r#"
 [[organisation]]
@@ -450,7 +498,11 @@ roles = ["referrer"]
         Planner::new(Arc::new(orgs), Arc::new(directory), 18)
     }
 
-    fn da_referral(dash: u32, cannot_wait: bool, do_not_inform: &[&str]) -> (Referral, Decision) {
+    pub(super) fn da_referral(
+        dash: u32,
+        cannot_wait: bool,
+        do_not_inform: &[&str],
+    ) -> (Referral, Decision) {
         let referral = Referral {
             id: Uuid::now_v7().to_string(),
             referrer_id: "colp".into(),
@@ -483,7 +535,16 @@ roles = ["referrer"]
         (referral, decision)
     }
 
-    fn told(planned: &[Planned]) -> Vec<(Kind, String, bool)> {
+    fn queueing(r: &Referral, d: &Decision) -> Queueing {
+        Queueing {
+            referral_id: r.id.parse().unwrap(),
+            referral: r.clone(),
+            decision: d.clone(),
+            transfer_id: String::new(),
+        }
+    }
+
+    pub(super) fn told(planned: &[Planned]) -> Vec<(Kind, String, bool)> {
         planned
             .iter()
             .map(|p| {
@@ -497,8 +558,7 @@ roles = ["referrer"]
     fn a_routed_case_tells_its_coordinators_and_its_referrer() {
         let p = planner();
         let (r, d) = da_referral(15, false, &[]);
-        let id = r.id.parse().unwrap();
-        let planned = p.routed(id, &r, &d, true);
+        let planned = p.routed(&queueing(&r, &d), true);
         assert_eq!(
             told(&planned),
             vec![
@@ -515,7 +575,7 @@ roles = ["referrer"]
         assert_eq!(named, vec![true, false, false]);
         assert_eq!(planned[0].lawful_basis.as_deref(), Some("DPA 2018 s.35"));
         // Moved within its queue (decided again): only the referrer hears.
-        assert_eq!(told(&p.routed(id, &r, &d, false)).len(), 1);
+        assert_eq!(told(&p.routed(&queueing(&r, &d), false)).len(), 1);
     }
 
     #[test]
@@ -528,7 +588,7 @@ roles = ["referrer"]
             (14, true, true),
         ] {
             let (r, d) = da_referral(dash, cannot_wait, &[]);
-            let planned = p.routed(r.id.parse().unwrap(), &r, &d, true);
+            let planned = p.routed(&queueing(&r, &d), true);
             let want = if urgent {
                 Kind::CaseUrgent
             } else {
@@ -546,7 +606,7 @@ roles = ["referrer"]
     fn a_listed_recipient_is_refused_and_everyone_else_told() {
         let p = planner();
         let (r, d) = da_referral(15, false, &["  ACME   housing "]);
-        let planned = p.routed(r.id.parse().unwrap(), &r, &d, true);
+        let planned = p.routed(&queueing(&r, &d), true);
         assert_eq!(
             told(&planned),
             vec![
@@ -566,7 +626,7 @@ roles = ["referrer"]
         let p = planner();
         let (mut r, d) = da_referral(15, false, &[]);
         r.referrer_id = "quiet".into();
-        let planned = p.routed(r.id.parse().unwrap(), &r, &d, false);
+        let planned = p.routed(&queueing(&r, &d), false);
         assert!(planned.is_empty());
     }
 
@@ -577,8 +637,7 @@ roles = ["referrer"]
         d.outcome = Outcome::NeedsReview as i32;
         d.panel = Panel::Review as i32;
         d.action_required = "Give the full postcode".into();
-        let id = r.id.parse().unwrap();
-        let planned = p.needs_review(id, &r, &d, true);
+        let planned = p.needs_review(&queueing(&r, &d), true);
         assert_eq!(
             told(&planned),
             vec![
@@ -592,7 +651,7 @@ roles = ["referrer"]
                 .text
                 .contains("Please supply: Give the full postcode")
         );
-        assert_eq!(told(&p.needs_review(id, &r, &d, false)).len(), 1);
+        assert_eq!(told(&p.needs_review(&queueing(&r, &d), false)).len(), 1);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The coordinator queues: stored sealed, listed by area and panel in the order cases arrived.
 //! A routed referral lands in the queue of the panel its decision names (MARAC, Community MARAC
 //! or Channel); a referral that needs review lands in the receiving area's review queue
-//! (`PANEL_REVIEW`). Both go through [`QueueStore::enqueue`].
+//! (`PANEL_REVIEW`). Both go through [`QueueStore::enqueue`], as does a transfer declined by, or
+//! undeliverable to, its destination, which comes back to the sender's queue
+//! ([`crate::transfer_steps`]). A case leaves a queue when it is settled elsewhere
+//! ([`leave`]): a review resolved without a panel, or a transfer here declined.
 
 use crate::deliveries::Notifier;
 use crate::message::Kind;
@@ -28,7 +31,8 @@ pub struct QueueStore {
 }
 
 /// Every column a case is read from.
-const CASE_COLUMNS: &str = "referral_id, area_code, panel, sealed_case, routed_at, heard_on";
+const CASE_COLUMNS: &str =
+    "referral_id, area_code, panel, sealed_case, routed_at, heard_on, transfer_id";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -38,6 +42,7 @@ struct Row {
     sealed_case: Vec<u8>,
     routed_at: DateTime<Utc>,
     heard_on: Option<NaiveDate>,
+    transfer_id: Option<Uuid>,
 }
 
 /// Where a listing resumes: after this arrival time and referral id.
@@ -119,6 +124,7 @@ impl QueueStore {
         case.area_code = row.area_code;
         case.panel = Panel::from_str_name(&row.panel).unwrap_or(Panel::Unspecified) as i32;
         case.heard_on = row.heard_on.map(|d| d.to_string()).unwrap_or_default();
+        case.transfer_id = row.transfer_id.map(|t| t.to_string()).unwrap_or_default();
         Ok(case)
     }
 
@@ -183,6 +189,14 @@ impl QueueStore {
             .referral_id
             .parse()
             .map_err(|_| HandleError::permanent("referral id is not a UUID"))?;
+        // The transfer a case came by, so declining that transfer takes this case out.
+        let transfer_id: Option<Uuid> = match case.transfer_id.trim() {
+            "" => None,
+            t => Some(
+                t.parse()
+                    .map_err(|_| HandleError::permanent("transfer id is not a UUID"))?,
+            ),
+        };
         let panel = Panel::try_from(case.panel).unwrap_or(Panel::Unspecified);
         let criterion = case
             .decision
@@ -197,10 +211,11 @@ impl QueueStore {
         // The subquery in RETURNING sees the table as it was before this statement: which
         // queue the case was in, if any.
         let queued: Option<(DateTime<Utc>, Option<String>)> = sqlx::query_as(
-            "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO notification.queue_cases (referral_id, area_code, panel, criterion, sealed_case, transfer_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (referral_id) DO UPDATE SET area_code = excluded.area_code, panel = excluded.panel, \
                criterion = excluded.criterion, sealed_case = excluded.sealed_case, \
+               transfer_id = excluded.transfer_id, \
                routed_at = CASE WHEN queue_cases.panel = 'PANEL_REVIEW' THEN now() ELSE queue_cases.routed_at END \
              WHERE queue_cases.panel = 'PANEL_REVIEW' \
                OR (queue_cases.area_code = excluded.area_code AND queue_cases.panel = excluded.panel) \
@@ -211,6 +226,7 @@ impl QueueStore {
         .bind(panel.as_str_name())
         .bind(criterion)
         .bind(sealed)
+        .bind(transfer_id)
         .fetch_optional(&mut *tx)
         .await?;
         let (routed_at, before) = match queued {
@@ -333,6 +349,16 @@ pub async fn newest_decision(
                 "decision without a valid decide_time: its order among outcomes cannot be known",
             )
         })?;
+    newest(tx, referral_id, decided_at).await
+}
+
+/// [`newest_decision`] for a change that is no triage decision but settles the referral's
+/// place in the queues all the same (a transfer here declined, at the time it was declined).
+pub async fn newest(
+    tx: &mut PgConnection,
+    referral_id: Uuid,
+    decided_at: DateTime<Utc>,
+) -> Result<bool, HandleError> {
     let newer: Option<(i32,)> = sqlx::query_as(
         "INSERT INTO notification.decision_order (referral_id, decided_at) VALUES ($1, $2) \
          ON CONFLICT (referral_id) DO UPDATE SET decided_at = excluded.decided_at \
@@ -344,6 +370,47 @@ pub async fn newest_decision(
     .fetch_optional(tx)
     .await?;
     Ok(newer.is_some())
+}
+
+/// Which case leaves its queue when its referral is settled elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaving {
+    /// A referral waiting in review that was decided without a panel: the reviewer's work is
+    /// done. A case already in a panel's queue stays.
+    Review,
+    /// The case that came by this transfer, in whichever queue: the receiving coordinator
+    /// declined it, and it goes back to the sender. A case of that id that came otherwise stays.
+    Transfer(Uuid),
+}
+
+/// Takes the referral's case out of its queue, as `leaving` says, in the consumer's
+/// transaction. The caller has ordered the change first ([`newest_decision`], [`newest`]).
+/// Says whether a case left.
+pub async fn leave(
+    tx: &mut PgConnection,
+    referral_id: Uuid,
+    leaving: Leaving,
+) -> Result<bool, sqlx::Error> {
+    let left = match leaving {
+        Leaving::Review => {
+            sqlx::query(
+                "DELETE FROM notification.queue_cases WHERE referral_id = $1 AND panel = 'PANEL_REVIEW'",
+            )
+            .bind(referral_id)
+            .execute(&mut *tx)
+            .await?
+        }
+        Leaving::Transfer(transfer_id) => {
+            sqlx::query(
+                "DELETE FROM notification.queue_cases WHERE referral_id = $1 AND transfer_id = $2",
+            )
+            .bind(referral_id)
+            .bind(transfer_id)
+            .execute(&mut *tx)
+            .await?
+        }
+    };
+    Ok(left.rows_affected() > 0)
 }
 
 /// PostgreSQL channel on which a newly queued case's referral id is announced at commit, so
@@ -414,36 +481,36 @@ pub fn to_case(
     })
 }
 
+/// A case on its way into a queue, as those told of it are told.
+#[derive(Clone, Debug)]
+pub struct Queueing {
+    pub referral_id: Uuid,
+    /// As the queue's side has it: the referrer and its reference are inside.
+    pub referral: Referral,
+    pub decision: Decision,
+    /// The transfer it came by, when it came from another deployment ("" otherwise).
+    pub transfer_id: String,
+}
+
 /// An event that carries a referral and its decision into a queue.
 pub trait CaseEvent: Event + 'static {
     const DESTINATION: Destination;
-    fn into_parts(self) -> (Option<Referral>, Option<Decision>);
+    /// The referral, its decision, and the transfer it came by ("" when it did not).
+    fn into_parts(self) -> (Option<Referral>, Option<Decision>, String);
     /// Who is told, now that the case has `queued` so.
-    fn tell(
-        planner: &Planner,
-        referral_id: Uuid,
-        referral: &Referral,
-        decision: &Decision,
-        queued: Queued,
-    ) -> Vec<Planned>;
+    fn tell(planner: &Planner, case: &Queueing, queued: Queued) -> Vec<Planned>;
 }
 
 impl CaseEvent for ReferralRouted {
     const DESTINATION: Destination = Destination::DecidedPanel;
-    fn into_parts(self) -> (Option<Referral>, Option<Decision>) {
-        (self.referral, self.decision)
+    fn into_parts(self) -> (Option<Referral>, Option<Decision>, String) {
+        (self.referral, self.decision, self.transfer_id)
     }
     /// Coordinators and referrer when the case arrives; nobody when it is decided again for
     /// the queue it is in (its held invitation released), which changes nothing for them.
-    fn tell(
-        planner: &Planner,
-        referral_id: Uuid,
-        referral: &Referral,
-        decision: &Decision,
-        queued: Queued,
-    ) -> Vec<Planned> {
+    fn tell(planner: &Planner, case: &Queueing, queued: Queued) -> Vec<Planned> {
         if queued.arrived() {
-            planner.routed(referral_id, referral, decision, true)
+            planner.routed(case, true)
         } else {
             Vec::new()
         }
@@ -452,20 +519,14 @@ impl CaseEvent for ReferralRouted {
 
 impl CaseEvent for ReferralNeedsReview {
     const DESTINATION: Destination = Destination::Review;
-    fn into_parts(self) -> (Option<Referral>, Option<Decision>) {
-        (self.referral, self.decision)
+    fn into_parts(self) -> (Option<Referral>, Option<Decision>, String) {
+        (self.referral, self.decision, self.transfer_id)
     }
     /// The referrer each time it is asked for something; the review coordinators once.
-    fn tell(
-        planner: &Planner,
-        referral_id: Uuid,
-        referral: &Referral,
-        decision: &Decision,
-        queued: Queued,
-    ) -> Vec<Planned> {
+    fn tell(planner: &Planner, case: &Queueing, queued: Queued) -> Vec<Planned> {
         match queued {
             Queued::Unchanged => Vec::new(),
-            q => planner.needs_review(referral_id, referral, decision, q.arrived()),
+            q => planner.needs_review(case, q.arrived()),
         }
     }
 }
@@ -493,22 +554,22 @@ impl<E: CaseEvent> QueueHandler<E> {
 
 impl<E: CaseEvent> Handler for QueueHandler<E> {
     async fn handle(&self, tx: &mut PgConnection, message: &Incoming) -> Result<(), HandleError> {
-        let (referral, decision) = message.decode::<E>()?.into_parts();
-        let case = to_case(referral.clone(), decision.clone(), E::DESTINATION)
+        let (referral, decision, transfer_id) = message.decode::<E>()?.into_parts();
+        let mut case = to_case(referral.clone(), decision.clone(), E::DESTINATION)
             .map_err(|why| HandleError::permanent(format!("{} {why}", E::TYPE)))?;
+        case.transfer_id = transfer_id.trim().to_string();
         let queued = self.store.enqueue(tx, &case).await?;
         // to_case accepted both, and the id.
         let (Some(referral), Some(decision)) = (referral, decision) else {
             return Ok(());
         };
-        let referral_id = case.referral_id.parse().expect("to_case checked the id");
-        let planned = E::tell(
-            &self.notifier.planner,
-            referral_id,
-            &referral,
-            &decision,
-            queued,
-        );
+        let queueing = Queueing {
+            referral_id: case.referral_id.parse().expect("to_case checked the id"),
+            referral,
+            decision,
+            transfer_id: case.transfer_id,
+        };
+        let planned = E::tell(&self.notifier.planner, &queueing, queued);
         self.notifier.owe(tx, &planned).await
     }
 }
@@ -602,13 +663,7 @@ impl Handler for ReviewResolvedHandler {
             tracing::warn!(%referral_id, "a decision older than one already applied arrived late or was replayed; ignored");
             return Ok(());
         }
-        let cleared = sqlx::query(
-            "DELETE FROM notification.queue_cases WHERE referral_id = $1 AND panel = 'PANEL_REVIEW'",
-        )
-        .bind(referral_id)
-        .execute(&mut *tx)
-        .await?;
-        if cleared.rows_affected() > 0 {
+        if leave(tx, referral_id, Leaving::Review).await? {
             tracing::info!(%referral_id, "review resolved: referral left the review queue");
         }
         // An event from before referrals travelled with these outcomes names nobody to tell.

@@ -1,7 +1,8 @@
 //! Who is told: each audience of a notification resolved to recipients, one per channel. Two
 //! sources, both configuration: the organisations file (an organisation's `[[organisation.channel]]`
 //! entries, for referrers, coordinators and operators) and the area directory's contacts (an
-//! area's coordinator roles and its statutory services, by their `address`). A deployment
+//! area's coordinator roles and its statutory services, a police force's Prevent team, by their
+//! `address`). A deployment
 //! changes either with its own files (`access.organisations_file`, `directory.file`).
 //!
 //! Pure: no I/O. The do-not-inform check is not made here but in [`crate::do_not_inform`], at
@@ -11,7 +12,7 @@ use refroute_domain::directory::Contact;
 use refroute_domain::{AreaCode, Directory};
 use refroute_platform::access::organisations::{ChannelAddress, Organisation};
 use refroute_platform::access::{Organisations, Role};
-use refroute_proto::v1::Panel;
+use refroute_proto::v1::{Panel, TransferKind};
 
 /// One organisation (or directory contact) reached by one channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,13 +61,14 @@ fn of_organisation(org: &Organisation, role: &str) -> Vec<Recipient> {
         .collect()
 }
 
-fn of_contact(area: &AreaCode, contact: &Contact) -> Option<Recipient> {
+/// A directory contact of `place` (an area's or a police force's code), when it has an address.
+fn of_contact(place: &str, contact: &Contact) -> Option<Recipient> {
     let address = contact.address.as_deref()?.trim();
     if address.is_empty() {
         return None;
     }
     Some(Recipient {
-        id: format!("directory:{area}:{}", contact.role),
+        id: format!("directory:{place}:{}", contact.role),
         organisation: contact.organisation.clone(),
         role: contact.role.clone(),
         contact: None,
@@ -106,7 +108,7 @@ pub fn coordinators(
                 .contacts
                 .iter()
                 .filter(|c| role_is(&c.role, role))
-                .filter_map(|c| of_contact(area, c)),
+                .filter_map(|c| of_contact(area.as_str(), c)),
         );
     }
     once_each(out)
@@ -148,7 +150,64 @@ pub fn statutory_services<'a>(directory: &'a Directory, area: &AreaCode) -> Opti
 
 /// [`statutory_services`] as a recipient, when it has an address to send to.
 pub fn statutory_recipient(directory: &Directory, area: &AreaCode) -> Option<Recipient> {
-    of_contact(area, statutory_services(directory, area)?)
+    of_contact(area.as_str(), statutory_services(directory, area)?)
+}
+
+/// The directory role of a Prevent handover's destination: a police force's Prevent team.
+pub const PREVENT_TEAM: &str = "Prevent team";
+
+/// Where a transfer to a destination without a deployment goes in the directory: the place's
+/// code (a police force's, or an area's) and its contacts in the destination's role (a Prevent
+/// handover's force's "Prevent team"; a MARAC-to-MARAC transfer's area's "MARAC coordinator"),
+/// whether or not they have an address. A Prevent handover that names no force goes to the
+/// force of the area.
+pub fn destination_contacts<'a>(
+    directory: &'a Directory,
+    kind: TransferKind,
+    area: Option<&AreaCode>,
+    police_force: &str,
+) -> (String, Vec<&'a Contact>) {
+    let (place, contacts, role): (String, &[Contact], &str) = match kind {
+        TransferKind::PreventHandover => {
+            let force = match police_force.trim() {
+                "" => area.and_then(|a| directory.force_of(a)),
+                code => directory.police_force(code),
+            };
+            match force {
+                Some(f) => (f.code.clone(), &f.contacts, PREVENT_TEAM),
+                None => (police_force.trim().to_string(), &[], PREVENT_TEAM),
+            }
+        }
+        TransferKind::MaracToMarac | TransferKind::Unspecified => {
+            let role = coordinator_role(Panel::Marac).expect("the MARAC has a coordinator");
+            match area.and_then(|a| directory.area(a)) {
+                Some(entry) => (entry.code.to_string(), &entry.contacts, role),
+                None => (area.map(|a| a.to_string()).unwrap_or_default(), &[], role),
+            }
+        }
+    };
+    let contacts = contacts.iter().filter(|c| role_is(&c.role, role)).collect();
+    (place, contacts)
+}
+
+/// The recipients of a transfer to a destination without a deployment: its
+/// [`destination_contacts`] with an address approved for personal data, and only those. The
+/// message is the case itself, so a contact that may not receive personal data is not told at
+/// all (not told less): with none, nobody is, and the delivery is recorded owed to nobody.
+pub fn transfer_recipients(
+    directory: &Directory,
+    kind: TransferKind,
+    area: Option<&AreaCode>,
+    police_force: &str,
+) -> Vec<Recipient> {
+    let (place, contacts) = destination_contacts(directory, kind, area, police_force);
+    once_each(
+        contacts
+            .into_iter()
+            .filter_map(|c| of_contact(&place, c))
+            .filter(|r| r.personal_data)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -159,6 +218,39 @@ mod tests {
 [[police_force]]
 code = "E23000001"
 name = "Metropolitan Police Service"
+
+[[police_force]]
+code = "E23000032"
+name = "Kent Police"
+[[police_force.contacts]]
+role = "Prevent team"
+organisation = "Kent Police"
+address = "prevent-general@kent.example"
+[[police_force.contacts]]
+role = "prevent TEAM (referrals)"
+organisation = "Kent Police"
+address = "prevent@kent.pnn.police.uk"
+personal_data = true
+[[police_force.contacts]]
+role = "MARAC coordinator"
+organisation = "Kent Police"
+address = "marac@kent.pnn.police.uk"
+personal_data = true
+
+[[area]]
+code = "E06000035"
+name = "Medway"
+police_force = "E23000032"
+panels = ["MARAC"]
+[[area.contacts]]
+role = "MARAC coordinator"
+organisation = "Medway MARAC"
+address = "marac@medway.example"
+[[area.contacts]]
+role = "Channel panel chair"
+organisation = "Medway Council"
+address = "channel@medway.cjsm.example"
+personal_data = true
 
 [[area]]
 code = "E09000012"
@@ -279,6 +371,64 @@ email = "oncall@ops.example"
         assert!(statutory_services(&d, &area("E09000019")).is_some());
         assert!(statutory_recipient(&d, &area("E09000019")).is_none());
         assert!(statutory_services(&d, &area("E06000035")).is_none());
+    }
+
+    #[test]
+    fn a_prevent_handover_goes_to_the_forces_prevent_team_by_a_personal_data_channel_only() {
+        let d = Directory::from_toml(DIRECTORY).unwrap();
+        let medway = area("E06000035");
+        let r = transfer_recipients(
+            &d,
+            TransferKind::PreventHandover,
+            Some(&medway),
+            "E23000032",
+        );
+        // The general address is not approved for personal data, and the MARAC coordinator is
+        // not the Prevent team: only the referrals desk.
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(
+            r[0].address,
+            ChannelAddress::Email("prevent@kent.pnn.police.uk".into())
+        );
+        assert_eq!(r[0].id, "directory:E23000032:prevent TEAM (referrals)");
+        assert!(r[0].personal_data);
+        // No force named: the force of the area where the person lives.
+        assert_eq!(
+            transfer_recipients(&d, TransferKind::PreventHandover, Some(&medway), " "),
+            r
+        );
+        // Both Prevent contacts count as the destination's, whatever their channel.
+        let (place, contacts) =
+            destination_contacts(&d, TransferKind::PreventHandover, None, "E23000032");
+        assert_eq!((place.as_str(), contacts.len()), ("E23000032", 2));
+        // A force the directory does not have: nobody.
+        assert!(
+            transfer_recipients(&d, TransferKind::PreventHandover, None, "E23000099").is_empty()
+        );
+    }
+
+    #[test]
+    fn a_marac_transfer_goes_to_the_areas_marac_coordinator_only_if_approved_for_personal_data() {
+        let d = Directory::from_toml(DIRECTORY).unwrap();
+        let medway = area("E06000035");
+        // Medway's MARAC coordinator has an address, but not one approved for personal data;
+        // its Channel panel chair has one, but is not the MARAC's.
+        assert!(transfer_recipients(&d, TransferKind::MaracToMarac, Some(&medway), "").is_empty());
+        let (place, contacts) =
+            destination_contacts(&d, TransferKind::MaracToMarac, Some(&medway), "");
+        assert_eq!(place, "E06000035");
+        assert_eq!(contacts.len(), 1);
+        assert_eq!(contacts[0].organisation, "Medway MARAC");
+        // Hackney's is approved.
+        let r = transfer_recipients(&d, TransferKind::MaracToMarac, Some(&area("E09000012")), "");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].organisation, "Hackney MARAC");
+        assert_eq!(r[0].id, "directory:E09000012:MARAC coordinator");
+        // An area the directory does not have: nobody.
+        assert!(
+            transfer_recipients(&d, TransferKind::MaracToMarac, Some(&area("E09000033")), "")
+                .is_empty()
+        );
     }
 
     #[test]
