@@ -261,10 +261,13 @@ impl Courier {
             return Ok(());
         }
         let asked = changed::requested(&row, &self.announcer.sealer)?;
-        let case = asked
-            .referral
-            .as_ref()
-            .map(|r| self.crossing.apply(r, &asked.transfer_id));
+        // Known by the original referral's id: the deliveries that carry it are that
+        // referral's (ListDeliveries), and no deployment there keys anything on it.
+        let case = asked.referral.as_ref().map(|r| {
+            let mut case = self.crossing.apply(r, &asked.transfer_id);
+            case.id = row.referral_id.to_string();
+            case
+        });
         let code = acknowledgement_code();
         let mut tx = self.pool.begin().await?;
         if store::contacted(&mut tx, row.id, &code_hash(&code)).await? {
