@@ -8,15 +8,20 @@ use refroute_cli::demo::await_outcome;
 use refroute_cli::dev_pki::{Ca, UNLISTED};
 use refroute_e2e::{CITY, PreventSample, Sample, TempDir, TestSystem, pki, spawn_system};
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use refroute_proto::v1::exchange_service_client::ExchangeServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
+use refroute_proto::v1::transfer_service_client::TransferServiceClient;
 use refroute_proto::v1::triage_admin_service_client::TriageAdminServiceClient;
 use refroute_proto::v1::{
+    AcknowledgeTransferRequest, AnswerTransferRequest, DecideTransferRequest,
     ExplainDecisionRequest, GetCaseRequest, GetReferralRequest, GetRuleSetRequest,
-    ListDeliveriesRequest, ListQueueRequest, Panel, RecordHearingRequest, Referral, ReferralStatus,
-    ReloadRuleSetRequest, Residence, SupplyResidenceRequest, WatchQueueRequest, residence,
+    GetTransferRequest, GetTransferStatusRequest, ListDeliveriesRequest, ListQueueRequest,
+    ListTransfersRequest, OfferTransferRequest, Panel, RecordHearingRequest, Referral,
+    ReferralStatus, ReloadRuleSetRequest, Residence, SupplyResidenceRequest, Transfer,
+    TransferAnswer, TransferDirection, TransferKind, TransferState, WatchQueueRequest, residence,
 };
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -33,6 +38,9 @@ enum Want {
     Denied(&'static str),
     /// UNAUTHENTICATED with this reason.
     Unauthenticated(&'static str),
+    /// Past every check of identity, the call fails for another reason, with this code (not
+    /// counted as a refusal).
+    Past(Code),
     /// The TLS handshake itself is refused: the connection never exists.
     Handshake,
 }
@@ -42,6 +50,10 @@ const OK: Want = Allowed;
 const ROLE: Want = Denied("ROLE_REQUIRED");
 const QUEUE: Want = Denied("QUEUE_NOT_COORDINATED");
 const THEIRS: Want = Denied("REFERRAL_NOT_VISIBLE");
+/// The receiving queue's coordinator, deciding a transfer that was sent from here.
+const SENT_HERE: Want = Past(Code::FailedPrecondition);
+/// Allowed to acknowledge, with a code the transfer was not sent with.
+const WRONG_CODE: Want = Past(Code::InvalidArgument);
 const UNKNOWN: Want = Unauthenticated("CERTIFICATE_NOT_KNOWN");
 const NO_CERT: Want = Unauthenticated("CLIENT_CERTIFICATE_REQUIRED");
 const OTHER_CA: Want = Handshake;
@@ -136,6 +148,44 @@ const MATRIX: &[(Call, [Want; 9])] = &[
         [ROLE, ROLE, ROLE, ROLE, ROLE, OK, UNKNOWN, NO_CERT, OTHER_CA],
     ),
     (
+        Call::OfferTransfer,
+        [
+            ROLE, ROLE, ROLE, ROLE, ROLE, ROLE, UNKNOWN, NO_CERT, OTHER_CA,
+        ],
+    ),
+    (
+        Call::AnswerTransfer,
+        [
+            ROLE, ROLE, ROLE, ROLE, ROLE, ROLE, UNKNOWN, NO_CERT, OTHER_CA,
+        ],
+    ),
+    (
+        Call::GetTransferStatus,
+        [
+            ROLE, ROLE, ROLE, ROLE, ROLE, ROLE, UNKNOWN, NO_CERT, OTHER_CA,
+        ],
+    ),
+    (
+        Call::ListTransfers,
+        [ROLE, ROLE, OK, OK, OK, OK, UNKNOWN, NO_CERT, OTHER_CA],
+    ),
+    (
+        Call::GetOutboundTransfer,
+        [ROLE, ROLE, OK, QUEUE, QUEUE, OK, UNKNOWN, NO_CERT, OTHER_CA],
+    ),
+    (
+        Call::DecideOutboundTransfer,
+        [
+            ROLE, ROLE, QUEUE, QUEUE, SENT_HERE, ROLE, UNKNOWN, NO_CERT, OTHER_CA,
+        ],
+    ),
+    (
+        Call::AcknowledgeOutboundTransfer,
+        [
+            ROLE, ROLE, WRONG_CODE, QUEUE, QUEUE, WRONG_CODE, UNKNOWN, NO_CERT, OTHER_CA,
+        ],
+    ),
+    (
         Call::Health,
         [OK, OK, OK, OK, OK, OK, UNKNOWN, NO_CERT, OTHER_CA],
     ),
@@ -157,6 +207,13 @@ enum Call {
     ExplainDecision,
     GetRuleSet,
     ReloadRuleSet,
+    OfferTransfer,
+    AnswerTransfer,
+    GetTransferStatus,
+    ListTransfers,
+    GetOutboundTransfer,
+    DecideOutboundTransfer,
+    AcknowledgeOutboundTransfer,
     Health,
 }
 
@@ -167,6 +224,13 @@ impl Call {
                 "intake"
             }
             Call::ExplainDecision | Call::GetRuleSet | Call::ReloadRuleSet => "triage",
+            Call::OfferTransfer
+            | Call::AnswerTransfer
+            | Call::GetTransferStatus
+            | Call::ListTransfers
+            | Call::GetOutboundTransfer
+            | Call::DecideOutboundTransfer
+            | Call::AcknowledgeOutboundTransfer => "transfer",
             _ => "notification",
         }
     }
@@ -187,6 +251,13 @@ impl Call {
             Call::ExplainDecision => "/refroute.v1.TriageAdminService/ExplainDecision",
             Call::GetRuleSet => "/refroute.v1.TriageAdminService/GetRuleSet",
             Call::ReloadRuleSet => "/refroute.v1.TriageAdminService/ReloadRuleSet",
+            Call::OfferTransfer => "/refroute.v1.ExchangeService/OfferTransfer",
+            Call::AnswerTransfer => "/refroute.v1.ExchangeService/AnswerTransfer",
+            Call::GetTransferStatus => "/refroute.v1.ExchangeService/GetTransferStatus",
+            Call::ListTransfers => "/refroute.v1.TransferService/ListTransfers",
+            Call::GetOutboundTransfer => "/refroute.v1.TransferService/GetTransfer",
+            Call::DecideOutboundTransfer => "/refroute.v1.TransferService/DecideTransfer",
+            Call::AcknowledgeOutboundTransfer => "/refroute.v1.TransferService/AcknowledgeTransfer",
             Call::Health => "/grpc.health.v1.Health/Check",
         }
     }
@@ -197,6 +268,9 @@ struct Records {
     marac: Referral,
     channel: Referral,
     review: Referral,
+    /// A City MARAC case whose victim lives in Hackney, transferred out: no peer serves Hackney
+    /// here, so it was sent to Hackney's directory contact and waits, OFFERED, for the code.
+    outbound: Transfer,
 }
 
 fn identity_of(caller: &str, other_ca: &TempDir) -> ClientIdentity {
@@ -317,6 +391,58 @@ async fn call(
             .reload_rule_set(ReloadRuleSetRequest {})
             .await
             .map(drop),
+        Call::OfferTransfer => ExchangeServiceClient::new(channel)
+            .offer_transfer(OfferTransferRequest {
+                transfer_id: records.outbound.transfer_id.clone(),
+                kind: TransferKind::MaracToMarac as i32,
+                from_area_code: HACKNEY.into(),
+                to_area_code: CITY.into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Call::AnswerTransfer => ExchangeServiceClient::new(channel)
+            .answer_transfer(AnswerTransferRequest {
+                transfer_id: records.outbound.transfer_id.clone(),
+                answer: TransferAnswer::Accepted as i32,
+                reason: String::new(),
+                answered_by: "Hackney MARAC coordinator".into(),
+            })
+            .await
+            .map(drop),
+        Call::GetTransferStatus => ExchangeServiceClient::new(channel)
+            .get_transfer_status(GetTransferStatusRequest {
+                transfer_id: records.outbound.transfer_id.clone(),
+            })
+            .await
+            .map(drop),
+        Call::ListTransfers => TransferServiceClient::new(channel)
+            .list_transfers(ListTransfersRequest::default())
+            .await
+            .map(drop),
+        Call::GetOutboundTransfer => TransferServiceClient::new(channel)
+            .get_transfer(GetTransferRequest {
+                transfer_id: records.outbound.transfer_id.clone(),
+            })
+            .await
+            .map(drop),
+        Call::DecideOutboundTransfer => TransferServiceClient::new(channel)
+            .decide_transfer(DecideTransferRequest {
+                transfer_id: records.outbound.transfer_id.clone(),
+                answer: TransferAnswer::Accepted as i32,
+                reason: String::new(),
+            })
+            .await
+            .map(drop),
+        Call::AcknowledgeOutboundTransfer => TransferServiceClient::new(channel)
+            .acknowledge_transfer(AcknowledgeTransferRequest {
+                transfer_id: records.outbound.transfer_id.clone(),
+                // No code is sent with a 0 in it.
+                acknowledgement_code: "0000-0000-0000".into(),
+                acknowledged_by: "Hackney MARAC".into(),
+            })
+            .await
+            .map(drop),
         Call::Health => HealthClient::new(channel)
             .check(HealthCheckRequest::default())
             .await
@@ -384,6 +510,14 @@ async fn records(system: &TestSystem) -> Records {
     )
     .await;
     assert_eq!(review.status(), ReferralStatus::NeedsReview);
+    let transferred = decide(
+        Sample::new("Tom Matrix")
+            .yes(16)
+            .lives_in(HACKNEY)
+            .request(),
+    )
+    .await;
+    assert_eq!(transferred.status(), ReferralStatus::TransferRequested);
     // Notification holds both cases before anyone asks for them.
     for id in [&marac.id, &channel.id] {
         system
@@ -396,10 +530,44 @@ async fn records(system: &TestSystem) -> Records {
             )
             .await;
     }
+    let outbound = offered_transfer_of(system, &transferred.id).await;
     Records {
         marac,
         channel,
         review,
+        outbound,
+    }
+}
+
+/// Every transfer `caller` lists.
+async fn listed_transfers(system: &TestSystem, caller: &str) -> Vec<Transfer> {
+    let channel = system.channel_as("transfer", caller).await.unwrap();
+    TransferServiceClient::new(channel)
+        .list_transfers(ListTransfersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .transfers
+}
+
+/// The transfer of `referral_id`, once the courier has sent it to the destination's contact.
+async fn offered_transfer_of(system: &TestSystem, referral_id: &str) -> Transfer {
+    let start = Instant::now();
+    loop {
+        let listed = listed_transfers(system, "refroute-operations").await;
+        if let Some(t) = listed.into_iter().find(|t| t.referral_id == referral_id)
+            && t.state() == TransferState::Offered
+        {
+            assert_eq!(t.direction(), TransferDirection::Outbound, "{t:?}");
+            assert_eq!(t.route, "contact", "no peer serves Hackney here: {t:?}");
+            assert_eq!((&*t.from_area_code, &*t.to_area_code), (CITY, HACKNEY));
+            return t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "transfer of {referral_id} not offered to Hackney's contact"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -430,6 +598,7 @@ async fn every_rpc_as_every_caller_is_allowed_or_refused_as_the_matrix_says() {
                 (Unauthenticated(r), Err(Some(s))) => {
                     s.code() == Code::Unauthenticated && reason(s) == *r
                 }
+                (Past(code), Err(Some(s))) => s.code() == *code,
                 // rustls refuses the certificate: no connection, or (under TLS 1.3, where the
                 // client's side of the handshake ends first) the first request fails with the
                 // server's "unknown CA" alert. Either way refroute never answers.
@@ -449,7 +618,7 @@ async fn every_rpc_as_every_caller_is_allowed_or_refused_as_the_matrix_says() {
             let counted = match want {
                 Denied(r) | Unauthenticated(r) => Some((row.method().to_string(), r.to_string())),
                 Handshake => Some(("tls_handshake".into(), "CERTIFICATE_NOT_TRUSTED".into())),
-                Allowed => None,
+                Allowed | Past(_) => None,
             };
             if let Some((method, reason)) = counted {
                 *expected.entry((row.service(), method, reason)).or_default() += 1;
@@ -458,8 +627,30 @@ async fn every_rpc_as_every_caller_is_allowed_or_refused_as_the_matrix_says() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
+    // A listing holds only the transfers of queues the caller coordinates on this side (an
+    // outbound transfer: the sender's); the operator's, every one.
+    for (caller, sees) in [
+        ("city-marac", true),
+        ("city-channel", false),
+        ("hackney-marac", false),
+        ("refroute-operations", true),
+    ] {
+        let listed = listed_transfers(&system, caller).await;
+        let found = listed
+            .iter()
+            .any(|t| t.transfer_id == records.outbound.transfer_id);
+        assert_eq!(found, sees, "{caller} lists {listed:?}");
+    }
+    // Nothing the matrix did moved the transfer.
+    let after = listed_transfers(&system, "refroute-operations").await;
+    let after = after
+        .iter()
+        .find(|t| t.transfer_id == records.outbound.transfer_id)
+        .unwrap();
+    assert_eq!(after.state(), TransferState::Offered, "{after:?}");
+
     // Every refusal was counted, under its service, method and reason; nothing else was.
-    for service in ["intake", "triage", "notification"] {
+    for service in ["intake", "triage", "notification", "transfer"] {
         let want: BTreeMap<(String, String), u64> = expected
             .iter()
             .filter(|((s, _, _), _)| *s == service)
