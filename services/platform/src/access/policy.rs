@@ -131,12 +131,12 @@ pub const POLICY: &[Rule] = &[
     rule(
         "/refroute.v1.TransferService/ListTransfers",
         Allow::CoordinatorOrOperator,
-        "operators: every transfer; coordinators: those from or to a queue they coordinate",
+        "operators: every transfer; coordinators: those whose queue on this side they coordinate",
     ),
     rule(
         "/refroute.v1.TransferService/GetTransfer",
         Allow::CoordinatorOrOperator,
-        "operators: any transfer; coordinators: one from or to a queue they coordinate",
+        "operators: any transfer; coordinators: one whose queue on this side they coordinate",
     ),
     rule(
         "/refroute.v1.TransferService/DecideTransfer",
