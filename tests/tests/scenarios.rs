@@ -590,7 +590,7 @@ async fn run_corpus(system: &TestSystem, rows: Vec<Row>, received: &str, rule_se
             transfers.len() as i64,
         ),
         (
-            "SELECT count(*) FROM notification.deliveries WHERE state = 'NO_RECIPIENT'",
+            "SELECT count(*) FROM notification.deliveries WHERE state = 'NO_RECIPIENT' AND kind = 'RESIDENCE_NOTICE'",
             notices.len() as i64,
         ),
         (

@@ -67,6 +67,10 @@ pub const SEALED: &[SealedColumn] = &[
 /// Every `bytea` column that is not sealed, `schema.table.column`, and why.
 pub const NOT_SEALED: &[(&str, &str)] = &[
     (
+        "transfer.transfers.ack_code_hash",
+        "SHA-256 of a transfer's single-use acknowledgement code: a check value, no personal data",
+    ),
+    (
         "intake.referrals.request_hash",
         "keyed hash of the request (identity key), to tell a retry from a reused request id",
     ),

@@ -238,15 +238,7 @@ impl Courier {
                     &TraceContext::start(),
                 )
                 .await?;
-            let entry = Entry::new(
-                crate::SCHEMA,
-                &peer.id,
-                action::DELIVERED,
-                audit::REFERRAL,
-                &row.referral_id.to_string(),
-            )
-            .fields(case.map(|c| self.crossing.fields(c)).unwrap_or_default())
-            .lawful_basis(audit::lawful_basis(case.and_then(|c| c.details.as_ref())));
+            let entry = self.disclosed(&peer.id, action::DELIVERED, row, case);
             audit::append(&mut tx, &entry).await?;
         }
         tx.commit().await?;
@@ -308,26 +300,31 @@ impl Courier {
                     &TraceContext::start(),
                 )
                 .await?;
-            let entry = Entry::new(
-                crate::SCHEMA,
-                crate::SCHEMA,
-                action::SENT_TO_CONTACT,
-                audit::REFERRAL,
-                &row.referral_id.to_string(),
-            )
-            .fields(
-                case.as_ref()
-                    .map(|c| self.crossing.fields(c))
-                    .unwrap_or_default(),
-            )
-            .lawful_basis(audit::lawful_basis(
-                case.as_ref().and_then(|c| c.details.as_ref()),
-            ));
+            let entry = self.disclosed(crate::SCHEMA, action::SENT_TO_CONTACT, &row, case.as_ref());
             audit::append(&mut tx, &entry).await?;
         }
         tx.commit().await?;
         self.announcer.outbox.notify_committed();
         Ok(())
+    }
+
+    /// The audit entry of a case passed on: to whom (`actor`), which fields, the lawful basis.
+    fn disclosed(
+        &self,
+        actor: &str,
+        action: &str,
+        row: &Row,
+        case: Option<&v1::Referral>,
+    ) -> Entry {
+        Entry::new(
+            crate::SCHEMA,
+            actor,
+            action,
+            audit::REFERRAL,
+            &row.referral_id.to_string(),
+        )
+        .fields(case.map(|c| self.crossing.fields(c)).unwrap_or_default())
+        .lawful_basis(audit::lawful_basis(case.and_then(|c| c.details.as_ref())))
     }
 
     /// Sends the answer given here back to the deployment that offered the transfer.

@@ -180,32 +180,30 @@ pub async fn list(
     .await
 }
 
+/// Outbound transfers still to offer (or to send to a contact) within their window.
+const OFFER_DUE: &str = "direction = 'OUTBOUND' AND state IN ('REQUESTED', 'OFFERED') \
+    AND route IS DISTINCT FROM 'contact' AND deliver_by > now()";
+/// Answers given here still to go back to their sender.
+const ANSWER_DUE: &str =
+    "direction = 'INBOUND' AND state IN ('ACCEPTED', 'DECLINED') AND answer_sent_at IS NULL";
+
 /// The next outbound transfer due to be offered (or sent to a contact), held for `lease` so no
 /// other courier takes it meanwhile; its attempt is counted.
 pub async fn claim_offer(pool: &PgPool, lease: Duration) -> sqlx::Result<Option<Row>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE transfer.transfers SET attempts = attempts + 1, \
-           next_attempt_at = now() + make_interval(secs => $1) \
-         WHERE id = (SELECT id FROM transfer.transfers \
-                     WHERE direction = 'OUTBOUND' AND state IN ('REQUESTED', 'OFFERED') \
-                       AND route IS DISTINCT FROM 'contact' AND next_attempt_at <= now() \
-                       AND deliver_by > now() \
-                     ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    )))
-    .bind(lease.as_secs_f64())
-    .fetch_optional(pool)
-    .await
+    claim(pool, lease, OFFER_DUE).await
 }
 
 /// The next inbound answer due to go back to its sender, held for `lease`.
 pub async fn claim_answer(pool: &PgPool, lease: Duration) -> sqlx::Result<Option<Row>> {
+    claim(pool, lease, ANSWER_DUE).await
+}
+
+async fn claim(pool: &PgPool, lease: Duration, due: &'static str) -> sqlx::Result<Option<Row>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE transfer.transfers SET attempts = attempts + 1, \
            next_attempt_at = now() + make_interval(secs => $1) \
          WHERE id = (SELECT id FROM transfer.transfers \
-                     WHERE direction = 'INBOUND' AND state IN ('ACCEPTED', 'DECLINED') \
-                       AND answer_sent_at IS NULL AND next_attempt_at <= now() \
+                     WHERE {due} AND next_attempt_at <= now() \
                      ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
          RETURNING {COLUMNS}"
     )))
