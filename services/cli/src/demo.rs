@@ -10,9 +10,11 @@ use crate::sample::{CommunitySample, PreventSample, Sample};
 use anyhow::{Context, bail};
 use refroute_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use refroute_proto::v1::intake_service_client::IntakeServiceClient;
+use refroute_proto::v1::transfer_service_client::TransferServiceClient;
 use refroute_proto::v1::{
     Concern, CreateReferralRequest, Criterion, DeliveryState, GetReferralRequest,
-    ListDeliveriesRequest, Panel, Pathway, Referral, ReferralStatus, TransferKind,
+    ListDeliveriesRequest, ListTransfersRequest, Panel, Pathway, Referral, ReferralStatus,
+    TransferKind,
 };
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -384,6 +386,41 @@ pub async fn told(
         }
         for d in &deliveries {
             writeln!(out, "   {}", render::delivery(d))?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints where each transfer the demo asked for stands, with its steps, as the operator sees
+/// it (`ListTransfers`). The quick start runs one deployment, so a transfer goes to the
+/// destination's directory contact and waits there for its acknowledgement.
+pub async fn transfers(
+    operator: &mut TransferServiceClient<Channel>,
+    results: &[(Scenario, Referral)],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let listed = operator
+        .list_transfers(ListTransfersRequest::default())
+        .await
+        .context("listing the transfers")?
+        .into_inner()
+        .transfers;
+    writeln!(out, "\nTransfers:")?;
+    for (scenario, referral) in results {
+        if let Some(t) = listed.iter().find(|t| t.referral_id == referral.id) {
+            writeln!(out, "  {}", scenario.label)?;
+            writeln!(
+                out,
+                "  {}",
+                render::transfer_history(t).replace('\n', "\n  ")
+            )?;
+            if t.route == "contact" {
+                writeln!(
+                    out,
+                    "  (closed by: refroute transfers acknowledge {} --code <the code in its email> --by \"<who>\")",
+                    t.transfer_id
+                )?;
+            }
         }
     }
     Ok(())

@@ -552,13 +552,17 @@ async fn main() -> anyhow::Result<()> {
                 queues.push((*panel, CoordinatorServiceClient::new(channel)));
             }
             let results = demo::run(&mut intake, queues, &mut std::io::stdout()).await?;
-            let operator = ClientIdentity::of(&pki, "refroute-operations")?
-                .connect(&coordinator_url)
-                .await?;
+            let operator = ClientIdentity::of(&pki, "refroute-operations")?;
             demo::told(
-                &mut CoordinatorServiceClient::new(operator),
+                &mut CoordinatorServiceClient::new(operator.connect(&coordinator_url).await?),
                 &results,
                 Duration::from_secs(15),
+                &mut std::io::stdout(),
+            )
+            .await?;
+            demo::transfers(
+                &mut TransferServiceClient::new(operator.connect(&transfer_url).await?),
+                &results,
                 &mut std::io::stdout(),
             )
             .await?;
