@@ -7,11 +7,9 @@ use refroute_cli::keys::{SEALED, coverage, rotate};
 use refroute_cli::migrate;
 use refroute_e2e::{CommunitySample, PreventSample, SERVICES, Sample, TestSystem, spawn_system};
 use refroute_platform::crypto::{KeyId, Sealer, sealed_header, sealed_key_id};
-use refroute_platform::messaging::{Outbox, TraceContext};
 use refroute_platform::{Secret, Settings, db};
 use refroute_proto::v1::{
     GetCaseRequest, GetReferralRequest, Panel, RecordHearingRequest, ReferralStatus,
-    TransferRequested,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -245,30 +243,30 @@ async fn rotation_moves_every_sealed_record_to_the_new_key_while_the_services_re
         })
         .await
         .unwrap();
-    // Transfer announces nothing yet, so its outbox is empty; an event kept there after
-    // publishing (as retention keeps them) is sealed like any other.
+    // Both transfers go to their destination's directory contact (no peer serves either):
+    // wait until the courier has sent them, so that every event and delivery they make is there
+    // before the sealed records are counted.
+    for (sql, want) in [
+        (
+            "SELECT count(*) FROM transfer.transfers WHERE state = 'OFFERED'",
+            2,
+        ),
+        (
+            "SELECT count(*) FROM notification.deliveries WHERE kind = 'TRANSFER_CONTACT'",
+            2,
+        ),
+        (
+            "SELECT count(*) FROM transfer.outbox WHERE routing_key = 'transfer.contact_requested.v1'",
+            2,
+        ),
+    ] {
+        system
+            .assert_count(sql, want, Duration::from_secs(20))
+            .await;
+    }
     let sealer_1 = refroute_platform::keys::load(&system.settings)
         .unwrap()
         .sealer;
-    let mut tx = system.pool.begin().await.unwrap();
-    let kept = Outbox::new("transfer", sealer_1.clone())
-        .enqueue(
-            &mut tx,
-            &TransferRequested {
-                transfer_id: uuid::Uuid::new_v4().to_string(),
-                ..Default::default()
-            },
-            &transferred.id,
-            &TraceContext::start(),
-        )
-        .await
-        .unwrap();
-    sqlx::query("UPDATE transfer.outbox SET published_at = now() WHERE message_id = $1")
-        .bind(kept)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
 
     // Every sealed column has rows, all under key 1.
     let start = Instant::now();
