@@ -13,8 +13,8 @@ use refroute_proto::v1::intake_service_client::IntakeServiceClient;
 use refroute_proto::v1::transfer_service_client::TransferServiceClient;
 use refroute_proto::v1::{
     Concern, CreateReferralRequest, Criterion, DeliveryState, GetReferralRequest,
-    ListDeliveriesRequest, ListTransfersRequest, Panel, Pathway, Referral, ReferralStatus,
-    TransferKind,
+    GetTransferRequest, ListDeliveriesRequest, ListTransfersRequest, Panel, Pathway, Referral,
+    ReferralStatus, TransferKind,
 };
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -407,7 +407,15 @@ pub async fn transfers(
         .transfers;
     writeln!(out, "\nTransfers:")?;
     for (scenario, referral) in results {
-        if let Some(t) = listed.iter().find(|t| t.referral_id == referral.id) {
+        if let Some(found) = listed.iter().find(|t| t.referral_id == referral.id) {
+            let t = operator
+                .get_transfer(GetTransferRequest {
+                    transfer_id: found.transfer_id.clone(),
+                })
+                .await
+                .context("reading a transfer")?
+                .into_inner();
+            let t = &t;
             writeln!(out, "  {}", scenario.label)?;
             writeln!(
                 out,

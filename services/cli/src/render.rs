@@ -171,8 +171,13 @@ pub fn transfer_history(t: &Transfer) -> String {
         .as_ref()
         .and_then(|by| chrono::DateTime::from_timestamp(by.seconds, 0))
     {
+        let due = if t.route == "contact" {
+            "acknowledgement"
+        } else {
+            "receipt"
+        };
         out.push_str(&format!(
-            "; receipt due by {}",
+            "; {due} due by {}",
             at.format("%Y-%m-%d %H:%M UTC")
         ));
     }
